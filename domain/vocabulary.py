@@ -1,0 +1,130 @@
+"""The pathway's words: one name per thing, used alike in the domain, API, CLI and docs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+
+class Stage(StrEnum):
+    CONSULTATION = "consultation"
+    REFERRAL = "referral"
+    MEDICATION_REVIEW = "medication_review"
+    PREPARATION = "preparation"
+    DOSING = "dosing"
+    INTEGRATION = "integration"
+    PRESCRIBER_FOLLOW_UP = "prescriber_follow_up"
+    COMPLETED = "completed"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    SAFETY_HOLD = "safety_hold"
+    CLOSED = "closed"
+
+
+class ClosedReason(StrEnum):
+    DECLINED = "declined"
+    NOT_APPROVED = "not_approved"
+    WITHDRAWN = "withdrawn"
+    DISCHARGED = "discharged"
+    COMPLETED = "completed"
+
+
+class Role(StrEnum):
+    THERAPIST = "therapist"
+    PRESCRIBER = "prescriber"
+    OPS = "ops"
+    SYSTEM = "system"  # the engine itself (timers) or a partner system (prescriber's EHR)
+
+
+class SessionMode(StrEnum):
+    IN_PERSON = "in_person"
+    REMOTE = "remote"
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    HELD = "held"  # pre-dose vitals over the limit; no dose used; may be re-checked
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Eligibility(StrEnum):
+    ELIGIBLE = "eligible"
+    INELIGIBLE = "ineligible"
+    NEEDS_MEDICAL_CLEARANCE = "needs_medical_clearance"
+
+
+class Contraindication(StrEnum):
+    UNCONTROLLED_HYPERTENSION = "uncontrolled_hypertension"
+    GLAUCOMA = "glaucoma"
+    SEVERE_BREATHING_PROBLEMS = "severe_breathing_problems"
+    KETAMINE_ALLERGY = "ketamine_allergy"
+    UNCONTROLLED_SUBSTANCE_USE = "uncontrolled_substance_use"
+    ACUTE_MANIA = "acute_mania"
+    PRIMARY_PSYCHOTIC_DISORDER = "primary_psychotic_disorder"
+    ACTIVE_SUICIDAL_IDEATION = "active_suicidal_ideation"
+    PREGNANCY = "pregnancy"
+    LIVER_DISEASE = "liver_disease"
+    CYSTITIS = "cystitis"
+    HYPERTHYROIDISM = "hyperthyroidism"
+
+
+class Instrument(StrEnum):
+    PHQ9 = "phq9"
+    GAD7 = "gad7"
+    PCL5 = "pcl5"
+    CSSRS = "cssrs"
+
+
+class SafetyHoldSource(StrEnum):
+    CLINICIAN = "clinician"
+    ADVERSE_EVENT = "adverse_event"
+    INSTRUMENT = "instrument"
+
+
+class AdverseEventSeverity(StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+    SERIOUS = "serious"  # regulatory sense: hospitalisation, life-threatening, …
+
+
+class FollowUpOutcome(StrEnum):
+    CONTINUE = "continue"
+    DISCONTINUE = "discontinue"
+
+
+class DueKind(StrEnum):
+    REFERRAL_SLA = "referral_sla"
+    INTAKE_REMINDER = "intake_reminder"
+    SESSION_REMINDER = "session_reminder"  # also asks to confirm transport / chaperone
+    MONITORING_END = "monitoring_end"  # discharge assessment due
+    CHAPERONE_CHECK_IN = "chaperone_check_in"
+    INTEGRATION_REMINDER = "integration_reminder"
+    INTEGRATION_OVERDUE = "integration_overdue"
+    PRESCRIBER_FOLLOW_UP = "prescriber_follow_up"
+    PRESCRIPTION_EXPIRY = "prescription_expiry"
+    INACTIVITY_NUDGE = "inactivity_nudge"
+
+
+# Opaque identifiers: never a name, never PHI.
+OpaqueId = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+# A short machine-readable reason code, not free text.
+ReasonCode = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")]
+
+
+class Actor(BaseModel):
+    """Who made a decision: every command and event is attributed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: OpaqueId
+    role: Role
