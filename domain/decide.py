@@ -75,14 +75,22 @@ def _close(
     return closing
 
 
+_ROLE_NOUNS = {
+    Role.THERAPIST: "a therapist",
+    Role.PRESCRIBER: "a prescriber",
+    Role.OPS: "ops",
+    Role.SYSTEM: "the engine",
+}
+
+
 def _authorize(state: JourneyState | None, command: Command) -> Rejection | None:
     roles = ALLOWED_ROLES[command.type]
     role = command.actor.role
     if role not in roles:
-        allowed = " or ".join(sorted(r.value for r in roles))
+        allowed = " or ".join(_ROLE_NOUNS[r] for r in Role if r in roles)
         return _no(
             RejectionCode.FORBIDDEN_ROLE,
-            f"only a {allowed} may {command.type.replace('_', ' ')}",
+            f"only {allowed} may {command.type.replace('_', ' ')}",
         )
     if state is None:
         if (

@@ -41,7 +41,9 @@ class Journey:
     state: JourneyState | None = None
     events: list[Event] = field(default_factory=list)
 
-    def try_(self, type_: str, actor: Actor = THERAPIST, **fields: Any) -> list[Event] | Rejection:
+    def try_(
+        self, type_: str, actor: Actor = THERAPIST, /, **fields: Any
+    ) -> list[Event] | Rejection:
         result = decide(self.state, command(type_, actor, **fields), self.now)
         if not isinstance(result, Rejection):
             for event in result:
@@ -49,13 +51,13 @@ class Journey:
             self.events.extend(result)
         return result
 
-    def do(self, type_: str, actor: Actor = THERAPIST, **fields: Any) -> list[Event]:
+    def do(self, type_: str, actor: Actor = THERAPIST, /, **fields: Any) -> list[Event]:
         result = self.try_(type_, actor, **fields)
         if isinstance(result, Rejection):
             raise Rejected(result)
         return result
 
-    def reject(self, type_: str, actor: Actor = THERAPIST, **fields: Any) -> Rejection:
+    def reject(self, type_: str, actor: Actor = THERAPIST, /, **fields: Any) -> Rejection:
         before = self.state
         result = self.try_(type_, actor, **fields)
         assert isinstance(result, Rejection), f"{type_} was accepted: {result}"

@@ -22,9 +22,7 @@ def test_every_event_round_trips_through_json() -> None:
         raw = json.loads(EVENT_ADAPTER.dump_json(event))
         assert raw["type"] == event.type and raw["schema_version"] == 1
         assert parse_event(raw) == event
-    assert fold(parse_event(json.loads(EVENT_ADAPTER.dump_json(e))) for e in events) == fold(
-        events
-    )
+    assert fold(parse_event(json.loads(EVENT_ADAPTER.dump_json(e))) for e in events) == fold(events)
 
 
 def test_every_event_type_has_a_version() -> None:

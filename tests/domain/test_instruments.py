@@ -30,7 +30,9 @@ def test_phq9_total_band_and_item9(answers: list[int]) -> None:
 def test_gad7_bands(answers: list[int]) -> None:
     result = score(Instrument.GAD7, answers)
     total = sum(answers)
-    expected = "minimal" if total < 5 else "mild" if total < 10 else "moderate" if total < 15 else "severe"
+    expected = (
+        "minimal" if total < 5 else "mild" if total < 10 else "moderate" if total < 15 else "severe"
+    )
     assert result.band == expected and not result.risk
 
 

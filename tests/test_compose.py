@@ -1,0 +1,61 @@
+"""docker-compose.yml cannot run here (no Docker engine): check it against the code instead."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.settings import Settings
+
+ROOT = Path(__file__).parents[1]
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def test_images_are_pinned() -> None:
+    for name, service in compose()["services"].items():
+        if "image" in service:
+            assert re.search(r":\d+(\.\d+)*$", service["image"]), f"{name} image is not pinned"
+
+
+def test_carepath_env_names_are_settings() -> None:
+    fields = {f"CAREPATH_{name.upper()}" for name in Settings.model_fields}
+    for name, service in compose()["services"].items():
+        for key in service.get("environment", {}):
+            if key.startswith("CAREPATH_"):
+                assert key in fields, f"{name}: {key} is not a Carepath setting"
+
+
+def test_carepath_services_reach_the_servers_the_compose_defines() -> None:
+    services = compose()["services"]
+    env = services["migrate"]["environment"]
+    host = env["CAREPATH_TEMPORAL_ADDRESS"].split(":")[0]
+    assert host in services
+    assert "@postgresql:5432/" in env["CAREPATH_DATABASE_URL"]
+    assert env["CAREPATH_TASK_QUEUE"] == Settings().task_queue
+
+
+def test_ports_bind_to_loopback_and_files_exist() -> None:
+    for service in compose()["services"].values():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:")
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{source} is missing"
+    assert "carepath" in (ROOT / "deploy/postgres-init.sql").read_text()
+
+
+def test_the_image_installs_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    packages = re.search(r"packages = \[(.*?)\]", pyproject)
+    assert packages is not None
+    for package in re.findall(r'"(\w+)"', packages.group(1)):
+        assert f"COPY {package} ./{package}" in dockerfile
