@@ -29,6 +29,22 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     max_event_bytes: int = Field(default=64 * 1024, ge=1024, description="Per event, encoded")
 
+    # Notifications: unset servers mean messages are recorded but not sent (dev).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "carepath@localhost"
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    clinic_name: str = "your clinic"
+    clinic_callback: str = "the clinic"  # a phone number clients may call
+    ui_base_url: str = "http://127.0.0.1:8233"
+
+    # The prescriber partner (Journey Clinical) referral endpoint; unset: referrals are recorded.
+    referral_url: str | None = None
+    referral_token: str | None = None
+
+    metrics_address: str | None = None  # host:port for the SDK's Prometheus metrics
+
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
 

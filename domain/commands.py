@@ -90,6 +90,13 @@ class AcknowledgeReferral(_Command):
     type: Literal["acknowledge_referral"] = "acknowledge_referral"
 
 
+class RecordReferralRejected(_Command):
+    """The prescriber partner refused the referral: the therapist may refer again."""
+
+    type: Literal["record_referral_rejected"] = "record_referral_rejected"
+    reason: ReasonCode = "partner_rejected"
+
+
 class SchedulePrescriberIntake(_Command):
     type: Literal["schedule_prescriber_intake"] = "schedule_prescriber_intake"
     scheduled_at: AwareDatetime
@@ -202,6 +209,7 @@ Command = Annotated[
     | RecordMedicalClearance
     | ReferToPrescriber
     | AcknowledgeReferral
+    | RecordReferralRejected
     | SchedulePrescriberIntake
     | ApproveMedication
     | DeclineMedication

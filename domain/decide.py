@@ -201,6 +201,12 @@ def _acknowledge(s: JourneyState, cmd: c.AcknowledgeReferral, now: datetime) -> 
     return [ev.ReferralAcknowledged(**_meta(cmd, now))]
 
 
+def _referral_rejected(s: JourneyState, cmd: c.RecordReferralRejected, now: datetime) -> Decision:
+    if s.referral_sent_at is None or s.intake_at is not None:
+        return _not_now("there is no referral waiting for the prescriber")
+    return [ev.ReferralRejected(reason=cmd.reason, **_meta(cmd, now))]
+
+
 def _schedule_intake(s: JourneyState, cmd: c.SchedulePrescriberIntake, now: datetime) -> Decision:
     if s.referral_sent_at is None:
         return _not_now("refer the client to the prescriber before scheduling the intake")
@@ -504,6 +510,7 @@ _HANDLERS: dict[str, _Handler] = {
     "record_medical_clearance": _record_medical_clearance,
     "refer_to_prescriber": _refer,
     "acknowledge_referral": _acknowledge,
+    "record_referral_rejected": _referral_rejected,
     "schedule_prescriber_intake": _schedule_intake,
     "approve_medication": _approve,
     "decline_medication": _decline,

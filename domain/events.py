@@ -82,6 +82,11 @@ class ReferralAcknowledged(_Event):
     type: Literal["referral_acknowledged"] = "referral_acknowledged"
 
 
+class ReferralRejected(_Event):
+    type: Literal["referral_rejected"] = "referral_rejected"
+    reason: ReasonCode
+
+
 class PrescriberIntakeScheduled(_Event):
     type: Literal["prescriber_intake_scheduled"] = "prescriber_intake_scheduled"
     scheduled_at: AwareDatetime
@@ -203,6 +208,7 @@ Event = Annotated[
     | MedicalClearanceRecorded
     | ReferralSent
     | ReferralAcknowledged
+    | ReferralRejected
     | PrescriberIntakeScheduled
     | MedicationApproved
     | MedicationDeclined

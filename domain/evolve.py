@@ -77,6 +77,12 @@ def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
             return {"referral_sent_at": event.occurred_at, "referral_sla_due_at": sla_due_at}
         case ev.ReferralAcknowledged():
             return {"referral_acknowledged": True}
+        case ev.ReferralRejected():
+            return {
+                "referral_sent_at": None,
+                "referral_sla_due_at": None,
+                "referral_acknowledged": False,
+            }
         case ev.PrescriberIntakeScheduled(scheduled_at=scheduled_at):
             return {
                 "intake_at": scheduled_at,

@@ -14,6 +14,7 @@ ALLOWED_ROLES: dict[str, frozenset[Role]] = {
     "record_medical_clearance": frozenset({T, P}),
     "refer_to_prescriber": frozenset({T}),
     "acknowledge_referral": frozenset({P, OPS, S}),
+    "record_referral_rejected": frozenset({S}),
     "schedule_prescriber_intake": frozenset({T, P, OPS}),
     "approve_medication": frozenset({P}),
     "decline_medication": frozenset({P}),

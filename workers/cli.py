@@ -26,7 +26,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from eventstore.pool import run_migrations
+    from eventstore import run_migrations
 
     applied = asyncio.run(run_migrations(get_settings()))
     print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")

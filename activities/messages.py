@@ -1,0 +1,59 @@
+"""Activity inputs and outputs: one pydantic model per message, passed whole."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain import Actor, Event
+from domain.notifications import Notice
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EventEnvelope(_Message):
+    """A domain event with the id the workflow made for it and its place in the stream."""
+
+    event_id: str  # a UUID made in the workflow: appends are idempotent on it
+    stream_version: int
+    event: Event = Field(discriminator="type")
+
+
+class AppendRequest(_Message):
+    stream_id: str
+    expected_version: int
+    events: list[EventEnvelope]
+    workflow_id: str
+    run_id: str
+
+
+class AppendOutcome(_Message):
+    stream_version: int
+    written: bool  # False when a retry found the events already stored
+
+
+class NotificationRequest(_Message):
+    client_id: str
+    journey_id: str
+    notice: Notice
+
+
+class NotificationOutcome(_Message):
+    sent: bool  # False: already sent before (idempotency key seen) or nothing to send
+    channel: str | None = None
+
+
+class ReferralRequest(_Message):
+    referral_id: str  # the referral_sent event's id: the partner dedups on it
+    client_id: str
+    therapist_id: str
+    prescriber_id: str
+    clinic_id: str
+    sent_at: AwareDatetime
+    actor: Actor
+
+
+class ReferralOutcome(_Message):
+    accepted: bool
+    partner_reference: str | None = None

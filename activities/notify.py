@@ -1,0 +1,116 @@
+"""Sending notices. Every message has an idempotency key recorded in PostgreSQL before it is
+sent, so a retried activity never sends a message twice that was recorded as sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.channels import Channel, ChannelError, RejectedMessage
+from activities.messages import NotificationOutcome, NotificationRequest
+from activities.templates import render
+from domain.notifications import Notice, Recipient
+from eventstore import get_client
+
+CLAIM = """
+INSERT INTO notifications (idempotency_key, journey_id, template, recipient_role, status)
+VALUES ($1, $2, $3, $4, 'sending')
+ON CONFLICT (idempotency_key) DO UPDATE SET attempts = notifications.attempts + 1
+RETURNING status
+"""
+FINISH = "UPDATE notifications SET status = $2, channel = $3, finished_at = now() " \
+    "WHERE idempotency_key = $1"  # fmt: skip
+CLINICIAN = "SELECT display_name, email, phone FROM clinicians WHERE clinician_id = $1"
+OPS = "SELECT display_name, email, phone FROM clinicians WHERE role = 'ops' AND clinic_id = $1"
+
+
+@dataclass(frozen=True)
+class Contact:
+    first_name: str | None
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class Messaging:
+    """What the activities need from settings."""
+
+    clinic_name: str
+    clinic_callback: str
+    ui_base_url: str
+
+
+class NotifyActivities:
+    def __init__(
+        self, pool: asyncpg.Pool, channels: dict[str, Channel], messaging: Messaging
+    ) -> None:
+        self._pool = pool
+        self._channels = channels
+        self._messaging = messaging
+
+    async def _contacts(self, request: NotificationRequest) -> list[Contact]:
+        notice = request.notice
+        if notice.recipient is Recipient.CLIENT:
+            client = await get_client(self._pool, request.client_id)
+            if client is None or client.erased:
+                return []
+            first = client.display_name.split()[0] if client.display_name else None
+            return [Contact(first, client.email, client.phone)]
+        query = OPS if notice.recipient is Recipient.OPS else CLINICIAN
+        rows = await self._pool.fetch(query, notice.recipient_id)
+        return [Contact(None, row["email"], row["phone"]) for row in rows]
+
+    def _channel_for(self, notice: Notice, contact: Contact) -> tuple[Channel, str] | None:
+        sms, email = self._channels.get("sms"), self._channels.get("email")
+        prefer_sms = notice.recipient is Recipient.CLIENT or notice.urgent
+        options = [(sms, contact.phone), (email, contact.email)]
+        if not prefer_sms:
+            options.reverse()
+        for channel, address in options:
+            if channel is not None and address:
+                return channel, address
+        return None
+
+    @activity.defn(name="send_notification")
+    async def send_notification(self, request: NotificationRequest) -> NotificationOutcome:
+        notice = request.notice
+        key = notice.key
+        status = await self._pool.fetchval(
+            CLAIM, key, request.journey_id, notice.template.value, notice.recipient.value
+        )
+        if status in ("sent", "skipped"):
+            return NotificationOutcome(sent=False)
+        contacts = await self._contacts(request)
+        channel_name: str | None = None
+        for n, contact in enumerate(contacts):
+            route = self._channel_for(notice, contact)
+            if route is None:
+                continue
+            channel, address = route
+            subject, body = render(
+                notice,
+                first_name=contact.first_name,
+                journey_id=request.journey_id,
+                clinic=self._messaging.clinic_name,
+                callback=self._messaging.clinic_callback,
+                ui_base_url=self._messaging.ui_base_url,
+            )
+            try:
+                await channel.send(address, subject, body, f"{key}:{n}")
+            except RejectedMessage as error:
+                await self._pool.execute(FINISH, key, "rejected", channel.name)
+                raise ApplicationError(
+                    str(error), type="InvalidMessage", non_retryable=True
+                ) from None
+            except ChannelError as error:
+                raise ApplicationError(str(error), type="ChannelUnavailable") from None
+            channel_name = channel.name
+        final = "sent" if channel_name else "skipped"  # skipped: no contact or no channel
+        await self._pool.execute(FINISH, key, final, channel_name)
+        activity.logger.info(
+            "notice %s", final, extra={"template": notice.template.value, "channel": channel_name}
+        )
+        return NotificationOutcome(sent=channel_name is not None, channel=channel_name)

@@ -1,0 +1,45 @@
+"""Appending a journey's events to the event store: idempotent on the workflow-made event ids."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from temporalio import activity
+
+from activities.messages import AppendOutcome, AppendRequest
+from domain import EVENT_ADAPTER
+from eventstore import EventStore, NewEvent
+
+
+def to_new_event(request: AppendRequest, index: int) -> NewEvent:
+    envelope = request.events[index]
+    event = envelope.event
+    data = EVENT_ADAPTER.dump_python(event, mode="json")
+    metadata = {
+        "actor_id": event.actor.id,
+        "actor_role": event.actor.role.value,
+        "decision_id": event.decision_id,
+        "causation_id": event.decision_id,
+        "correlation_id": request.workflow_id,
+        "workflow_id": request.workflow_id,
+        "run_id": request.run_id,
+        "occurred_at": event.occurred_at.isoformat(),
+    }
+    return NewEvent(
+        event_id=UUID(envelope.event_id),
+        type=event.type,
+        schema_version=event.schema_version,
+        data=data,
+        metadata=metadata,
+    )
+
+
+class StoreActivities:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    @activity.defn(name="append_events")
+    async def append_events(self, request: AppendRequest) -> AppendOutcome:
+        events = [to_new_event(request, i) for i in range(len(request.events))]
+        result = await self._store.append(request.stream_id, events, request.expected_version)
+        return AppendOutcome(stream_version=result.last_version, written=result.written)

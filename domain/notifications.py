@@ -1,0 +1,135 @@
+"""Which events call for a message, to whom, and with which template: pure intents that the
+workflow hands to the notification activities.
+
+Messages to clients carry the minimum (a name, a time, a callback): never the drug, a
+diagnosis, a score or safety status. Templates are codes; activities render them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain import events as ev
+from domain.events import Event
+from domain.state import JourneyState
+from domain.vocabulary import ClosedReason, DueKind
+
+
+class Recipient(StrEnum):
+    CLIENT = "client"
+    THERAPIST = "therapist"
+    PRESCRIBER = "prescriber"
+    OPS = "ops"
+
+
+class Template(StrEnum):
+    APPOINTMENT_REMINDER = "appointment_reminder"  # client: a time and a callback
+    SESSION_CONFIRMATION_REQUEST = "session_confirmation_request"  # client: transport/chaperone
+    INTEGRATION_REMINDER = "integration_reminder"  # client: please book a session
+    DISCHARGE_ASSESSMENT_DUE = "discharge_assessment_due"
+    CHAPERONE_CHECK_IN_MISSED = "chaperone_check_in_missed"
+    INTEGRATION_OVERDUE = "integration_overdue"
+    REFERRAL_SLA_BREACHED = "referral_sla_breached"
+    FOLLOW_UP_DUE = "follow_up_due"
+    PRESCRIPTION_EXPIRED = "prescription_expired"
+    INACTIVE_JOURNEY = "inactive_journey"
+    SAFETY_HOLD_RAISED = "safety_hold_raised"
+    CLIENT_WITHDRAWN = "client_withdrawn"  # prescriber: hold the discharge visit
+    REFERRAL_REJECTED = "referral_rejected"
+
+
+CLIENT_TEMPLATES = frozenset(
+    {
+        Template.APPOINTMENT_REMINDER,
+        Template.SESSION_CONFIRMATION_REQUEST,
+        Template.INTEGRATION_REMINDER,
+    }
+)
+
+
+class Notice(BaseModel):
+    """One message to send. `key` makes the send idempotent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    recipient: Recipient
+    recipient_id: str  # opaque: the client id or the clinician id
+    template: Template
+    urgent: bool = False
+    at: AwareDatetime | None = None  # the appointment time a reminder is about
+
+
+def _appointment_time(state: JourneyState, kind: DueKind, ref: str) -> AwareDatetime | None:
+    if kind is DueKind.INTAKE_REMINDER:
+        return state.intake_at
+    session = state.sessions.get(ref)
+    return session.scheduled_at if session else None
+
+
+_DUE: dict[DueKind, list[tuple[Recipient, Template, bool]]] = {
+    DueKind.INTAKE_REMINDER: [(Recipient.CLIENT, Template.APPOINTMENT_REMINDER, False)],
+    DueKind.SESSION_REMINDER: [
+        (Recipient.CLIENT, Template.APPOINTMENT_REMINDER, False),
+        (Recipient.CLIENT, Template.SESSION_CONFIRMATION_REQUEST, False),
+    ],
+    DueKind.MONITORING_END: [(Recipient.THERAPIST, Template.DISCHARGE_ASSESSMENT_DUE, True)],
+    DueKind.CHAPERONE_CHECK_IN: [(Recipient.THERAPIST, Template.CHAPERONE_CHECK_IN_MISSED, True)],
+    DueKind.INTEGRATION_REMINDER: [(Recipient.CLIENT, Template.INTEGRATION_REMINDER, False)],
+    DueKind.INTEGRATION_OVERDUE: [
+        (Recipient.THERAPIST, Template.INTEGRATION_OVERDUE, False),
+        (Recipient.OPS, Template.INTEGRATION_OVERDUE, False),
+    ],
+    DueKind.REFERRAL_SLA: [(Recipient.OPS, Template.REFERRAL_SLA_BREACHED, False)],
+    DueKind.PRESCRIBER_FOLLOW_UP: [(Recipient.PRESCRIBER, Template.FOLLOW_UP_DUE, False)],
+    DueKind.PRESCRIPTION_EXPIRY: [(Recipient.PRESCRIBER, Template.PRESCRIPTION_EXPIRED, False)],
+    DueKind.INACTIVITY_NUDGE: [(Recipient.THERAPIST, Template.INACTIVE_JOURNEY, False)],
+}
+
+
+def _recipient_id(state: JourneyState, recipient: Recipient) -> str:
+    return {
+        Recipient.CLIENT: state.client_id,
+        Recipient.THERAPIST: state.therapist_id,
+        Recipient.PRESCRIBER: state.prescriber_id,
+        Recipient.OPS: state.clinic_id,
+    }[recipient]
+
+
+def notices(state: JourneyState, events: Sequence[tuple[str, Event]]) -> list[Notice]:
+    """The messages that `events` (each with its event id) call for, given the state after them."""
+    out: list[Notice] = []
+
+    def add(event_id: str, recipient: Recipient, template: Template, urgent: bool,
+            at: AwareDatetime | None = None) -> None:  # fmt: skip
+        out.append(
+            Notice(
+                key=f"{event_id}:{recipient.value}:{template.value}",
+                recipient=recipient,
+                recipient_id=_recipient_id(state, recipient),
+                template=template,
+                urgent=urgent,
+                at=at,
+            )
+        )
+
+    for event_id, event in events:
+        match event:
+            case ev.DueReached(kind=kind, ref=ref):
+                at = _appointment_time(state, kind, ref)
+                for recipient, template, urgent in _DUE[kind]:
+                    add(event_id, recipient, template, urgent, at)
+            case ev.SafetyHoldRaised():
+                add(event_id, Recipient.THERAPIST, Template.SAFETY_HOLD_RAISED, True)
+                add(event_id, Recipient.PRESCRIBER, Template.SAFETY_HOLD_RAISED, True)
+            case ev.ReferralRejected():
+                add(event_id, Recipient.THERAPIST, Template.REFERRAL_REJECTED, False)
+                add(event_id, Recipient.OPS, Template.REFERRAL_REJECTED, False)
+            case ev.JourneyClosed(reason=ClosedReason.WITHDRAWN):
+                add(event_id, Recipient.PRESCRIBER, Template.CLIENT_WITHDRAWN, False)
+            case _:
+                pass
+    return out

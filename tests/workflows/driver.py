@@ -1,0 +1,118 @@
+"""Drives journeys through the real workflow: decisions as updates, like the API will."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from domain import Actor, Command, Rejection, Role
+from domain.commands import StartJourney
+from eventstore.pgtypes import Pool
+from workflows.journey import JourneyWorkflow
+from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
+from workflows.rejections import rejection_from_error
+
+COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
+THERAPIST = Actor(id="th-1", role=Role.THERAPIST)
+PRESCRIBER = Actor(id="rx-1", role=Role.PRESCRIBER)
+OPS = Actor(id="ops-1", role=Role.OPS)
+SYSTEM = Actor(id="partner", role=Role.SYSTEM)
+VITALS = {"systolic": 122, "diastolic": 80}
+
+
+class Rejected(AssertionError):
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.reason)
+        self.rejection = rejection
+
+
+@dataclass
+class Journey:
+    handle: WorkflowHandle[JourneyWorkflow, Any]
+    client_id: str
+    env: WorkflowEnvironment
+    decisions: list[str] = field(default_factory=list)
+
+    async def decide(
+        self, type_: str, actor: Actor = THERAPIST, /, decision_id: str | None = None, **fields: Any
+    ) -> DecisionOutcome:
+        decision_id = decision_id or f"d-{uuid.uuid4().hex[:12]}"
+        command = COMMAND.validate_python(
+            {"type": type_, "decision_id": decision_id, "actor": actor, **fields}
+        )
+        try:
+            outcome: DecisionOutcome = await self.handle.execute_update(
+                "decide", DecisionRequest(command=command), id=decision_id,
+                result_type=DecisionOutcome,
+            )  # fmt: skip
+        except WorkflowUpdateFailedError as error:
+            rejection = rejection_from_error(error)
+            if rejection is None:
+                raise
+            raise Rejected(rejection) from error
+        self.decisions.append(decision_id)
+        return outcome
+
+    async def signal(self, type_: str, actor: Actor = SYSTEM, /, **fields: Any) -> None:
+        command = COMMAND.validate_python(
+            {"type": type_, "decision_id": f"s-{uuid.uuid4().hex[:12]}", "actor": actor, **fields}
+        )
+        await self.handle.signal("input", DecisionRequest(command=command))
+
+    async def now(self) -> Any:
+        return await self.env.get_current_time()
+
+    async def wait(self, **delta: float) -> None:
+        await self.env.sleep(timedelta(**delta))
+
+    # Steps of the pathway, for tests that need a journey at a later stage.
+    async def to_eligible(self) -> None:
+        await self.decide("record_screening", instrument="phq9", answers=[2, 2, 1, 1, 1, 2, 1, 2, 0])
+        await self.decide("record_screening", instrument="gad7", answers=[2, 2, 2, 1, 1, 1, 2])
+        await self.decide("record_consent", consent_version="kap-v3", signed_at=await self.now())
+        await self.decide("complete_consultation", treatment_goals=["feel less low"])
+
+    async def to_preparation_done(self) -> None:
+        await self.to_eligible()
+        await self.decide("refer_to_prescriber")
+        intake = await self.now() + timedelta(days=3)
+        await self.decide("schedule_prescriber_intake", PRESCRIBER, scheduled_at=intake)
+        expires = await self.now() + timedelta(days=120)
+        await self.decide("approve_medication", PRESCRIBER, expires_at=expires)
+        await self.decide("complete_preparation")
+
+
+@dataclass
+class JourneyDriver:
+    env: WorkflowEnvironment
+    task_queue: str
+    pool: Pool
+    started: list[WorkflowHandle[JourneyWorkflow, Any]] = field(default_factory=list)
+
+    async def terminate_all(self) -> None:
+        """Leave no journey running for the next test (the time-skipping server is shared)."""
+        for handle in self.started:
+            description = await handle.describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
+
+    async def start(self, client_id: str | None = None, **input_fields: Any) -> Journey:
+        client_id = client_id or f"cl-{uuid.uuid4().hex[:10]}"
+        start = StartJourney(
+            decision_id=f"start-{client_id}", actor=OPS, client_id=client_id,
+            therapist_id="th-1", prescriber_id="rx-1",
+        )  # fmt: skip
+        handle = await self.env.client.start_workflow(
+            JourneyWorkflow.run,
+            JourneyInput(start=start, **input_fields),
+            id=journey_workflow_id(client_id),
+            task_queue=self.task_queue,
+        )
+        self.started.append(handle)
+        return Journey(handle, client_id, self.env)

@@ -1,0 +1,352 @@
+"""One client's journey as a durable workflow. Thin: every rule is `domain.decide`.
+
+- Decisions arrive as updates (validated by `decide`, answered once their events are stored)
+  or signals (fire-and-forget). A repeated decision id returns the first answer.
+- Events go to an in-workflow outbox; one flusher appends them in order, a batch at a time.
+- One timer waits for the nearest due item (`domain.next_due`), recomputed after every change.
+- Notices are sent only after the events that caused them are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import (
+        AppendRequest,
+        EventEnvelope,
+        NotificationRequest,
+        ReferralRequest,
+    )
+    from activities.notify import NotifyActivities
+    from activities.referral import REFERRAL_REJECTED, ReferralActivities
+    from activities.store import StoreActivities
+    from domain import (
+        Actor,
+        Command,
+        DueItem,
+        JourneyState,
+        Rejection,
+        Role,
+        decide,
+        due,
+        evolve,
+        next_due,
+    )
+    from domain.commands import RecordDueReached, RecordReferralRejected
+    from domain.events import ReferralSent
+    from domain.notifications import Notice, notices
+    from domain.view import JourneyView, journey_view
+    from workflows.messages import (
+        Carried,
+        DecisionOutcome,
+        DecisionRequest,
+        JourneyInput,
+    )
+    from workflows.rejections import rejection_error
+
+ENGINE = Actor(id="carepath", role=Role.SYSTEM)
+RECENT_DECISIONS_KEPT = 500
+APPEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["InvalidEventError", "PayloadTooLargeError"],
+)
+REFERRAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    non_retryable_error_types=["ReferralRejected"],
+)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["NoContactDetails", "InvalidMessage"],
+)
+
+
+def _due_decision_id(item: DueItem) -> str:
+    return f"due-{item.kind.value}-{item.ref}-{int(item.at.timestamp())}"
+
+
+@workflow.defn(name="Journey")
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        self._input = input
+        carried = input.carried
+        self._state: JourneyState | None = carried.state if carried else None
+        self._stored_version = self._state.version if self._state else 0
+        self._recent: dict[str, DecisionOutcome] = dict(carried.recent) if carried else {}
+        self._in_flight: set[str] = set()
+        self._outbox: list[EventEnvelope] = []
+        # Effects (notices, the referral) are released once the events behind them are stored.
+        self._held: list[tuple[int, Notice | ReferralRequest]] = []
+        self._effects: list[Notice | ReferralRequest] = []
+        self._decisions_this_run = 0
+        self._start_rejected: ApplicationError | None = None
+        if self._state is None:  # decided here, so updates that race the run see a journey
+            try:
+                self._apply(input.start)
+            except ApplicationError as rejected:
+                self._start_rejected = rejected
+
+    # --- deciding -------------------------------------------------------------------
+
+    def _apply(self, command: Command) -> list[EventEnvelope]:
+        """Decide, fold and queue the events; raise the rejection as a failure."""
+        result = decide(self._state, command, workflow.now())
+        if isinstance(result, Rejection):
+            raise rejection_error(result)
+        envelopes: list[EventEnvelope] = []
+        state = self._state
+        for event in result:
+            state = evolve(state, event)
+            envelopes.append(
+                EventEnvelope(
+                    event_id=str(workflow.uuid4()), stream_version=state.version, event=event
+                )
+            )
+        self._state = state
+        self._outbox.extend(envelopes)
+        self._decisions_this_run += 1
+        if state is not None:
+            for notice in notices(state, [(e.event_id, e.event) for e in envelopes]):
+                self._held.append((state.version, notice))
+            for envelope in envelopes:
+                if isinstance(envelope.event, ReferralSent):
+                    referral = ReferralRequest(
+                        referral_id=envelope.event_id,
+                        client_id=state.client_id,
+                        therapist_id=state.therapist_id,
+                        prescriber_id=state.prescriber_id,
+                        clinic_id=state.clinic_id,
+                        sent_at=envelope.event.occurred_at,
+                        actor=envelope.event.actor,
+                    )
+                    self._held.append((envelope.stream_version, referral))
+        return envelopes
+
+    async def _decide_and_store(self, command: Command) -> DecisionOutcome:
+        decision_id = command.decision_id
+        if decision_id in self._in_flight:  # the same decision sent twice at once
+            await workflow.wait_condition(lambda: decision_id in self._recent)
+        if decision_id in self._recent:
+            return self._recent[decision_id]
+        self._in_flight.add(decision_id)
+        try:
+            envelopes = self._apply(command)
+            target = envelopes[-1].stream_version if envelopes else self._stored_version
+            await workflow.wait_condition(lambda: self._stored_version >= target)
+        finally:
+            self._in_flight.discard(decision_id)
+        outcome = DecisionOutcome(
+            decision_id=decision_id,
+            events=[e.event.type for e in envelopes],
+            view=self._view(),
+        )
+        self._recent[decision_id] = outcome
+        while len(self._recent) > RECENT_DECISIONS_KEPT:
+            del self._recent[next(iter(self._recent))]
+        return outcome
+
+    @workflow.update(name="decide")
+    async def decide_update(self, request: DecisionRequest) -> DecisionOutcome:
+        return await self._decide_and_store(request.command)
+
+    @decide_update.validator
+    def validate_decide(self, request: DecisionRequest) -> None:
+        command = request.command
+        if command.decision_id in self._recent or command.decision_id in self._in_flight:
+            return
+        result = decide(self._state, command, workflow.now())
+        if isinstance(result, Rejection):
+            raise rejection_error(result)
+
+    @workflow.signal(name="input")
+    async def input_signal(self, request: DecisionRequest) -> None:
+        """Fire-and-forget inputs (chaperone check-ins, partner acknowledgements)."""
+        try:
+            await self._decide_and_store(request.command)
+        except Exception as error:  # a rejected signal is dropped, with a log line
+            workflow.logger.info(
+                "input signal rejected",
+                extra={"decision": request.command.type, "error": type(error).__name__},
+            )
+
+    # --- queries --------------------------------------------------------------------
+
+    def _view(self) -> JourneyView:
+        assert self._state is not None
+        return journey_view(self._state, workflow.now())
+
+    @workflow.query(name="view")
+    def view(self) -> JourneyView:
+        return self._view()
+
+    @workflow.query(name="state")
+    def state(self) -> JourneyState | None:
+        return self._state
+
+    @workflow.query(name="due")
+    def due_items(self) -> list[DueItem]:
+        return due(self._state)
+
+    # --- the loops ------------------------------------------------------------------
+
+    async def _flush_outbox(self) -> None:
+        """One append in flight at a time; a batch of whatever is pending."""
+        info = workflow.info()
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox))
+            batch = list(self._outbox)
+            await workflow.execute_local_activity_method(
+                StoreActivities.append_events,
+                AppendRequest(
+                    stream_id=info.workflow_id,
+                    expected_version=self._stored_version,
+                    events=batch,
+                    workflow_id=info.workflow_id,
+                    run_id=info.run_id,
+                ),
+                start_to_close_timeout=timedelta(seconds=15),
+                retry_policy=APPEND_RETRY,
+                summary=f"record {len(batch)} event(s)",
+            )
+            del self._outbox[: len(batch)]
+            self._stored_version = batch[-1].stream_version
+            stored = self._stored_version
+            self._effects.extend(effect for v, effect in self._held if v <= stored)
+            self._held = [(v, effect) for v, effect in self._held if v > stored]
+
+    async def _perform_effects(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._effects))
+            effect = self._effects[0]
+            if isinstance(effect, ReferralRequest):
+                await self._refer(effect)
+            else:
+                await self._notify(effect)
+            self._effects.pop(0)
+
+    async def _notify(self, notice: Notice) -> None:
+        assert self._state is not None
+        try:
+            await workflow.execute_activity_method(
+                NotifyActivities.send_notification,
+                NotificationRequest(
+                    client_id=self._state.client_id,
+                    journey_id=workflow.info().workflow_id,
+                    notice=notice,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(hours=24),
+                retry_policy=NOTIFY_RETRY,
+                summary=f"notify {notice.recipient.value}: {notice.template.value}",
+            )
+        except ActivityError as error:
+            failure = {"template": notice.template.value, "error": type(error.cause).__name__}
+            workflow.logger.warning("notice not sent", extra=failure)
+
+    async def _refer(self, referral: ReferralRequest) -> None:
+        try:
+            await workflow.execute_activity_method(
+                ReferralActivities.send_referral,
+                referral,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(days=2),
+                retry_policy=REFERRAL_RETRY,
+                summary="send the referral to the prescriber",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            reason = "partner_rejected"
+            if not (isinstance(cause, ApplicationError) and cause.type == REFERRAL_REJECTED):
+                reason = "partner_unreachable"
+            rejected = RecordReferralRejected(
+                decision_id=f"referral-rejected-{referral.referral_id}", actor=ENGINE, reason=reason
+            )
+            try:
+                await self._decide_and_store(rejected)
+            except ApplicationError:
+                workflow.logger.info("referral failure no longer applies")
+
+    def _quiet(self) -> bool:
+        return (
+            not self._outbox
+            and not self._held
+            and not self._effects
+            and not self._in_flight
+            and workflow.all_handlers_finished()
+        )
+
+    def _changed_since(self, version: int) -> bool:
+        state = self._state
+        return state is None or state.version != version or self._should_continue_as_new()
+
+    def _should_continue_as_new(self) -> bool:
+        return (
+            self._decisions_this_run >= self._input.decisions_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    async def _fire(self, item: DueItem) -> None:
+        command = RecordDueReached(
+            decision_id=_due_decision_id(item),
+            actor=ENGINE,
+            kind=item.kind,
+            ref=item.ref,
+            due_at=item.at,
+        )
+        try:
+            await self._decide_and_store(command)
+        except Exception as error:  # stale: the state moved on; the loop recomputes
+            skipped = {"kind": item.kind.value, "error": type(error).__name__}
+            workflow.logger.info("due item skipped", extra=skipped)
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyView:
+        if self._start_rejected is not None:
+            raise self._start_rejected
+        tasks = [
+            asyncio.create_task(self._flush_outbox()),
+            asyncio.create_task(self._perform_effects()),
+        ]
+        try:
+            while self._state is not None and not self._state.is_closed:
+                if self._should_continue_as_new():
+                    await workflow.wait_condition(self._quiet)
+                    workflow.continue_as_new(
+                        JourneyInput(
+                            start=input.start,
+                            carried=Carried(state=self._state, recent=self._recent),
+                            decisions_per_run=input.decisions_per_run,
+                        )
+                    )
+                item = next_due(self._state)
+                version = self._state.version
+                if item is not None and item.at <= workflow.now():
+                    await self._fire(item)
+                    continue
+                timeout = (item.at - workflow.now()).total_seconds() if item else None
+                try:
+                    await workflow.wait_condition(
+                        lambda v=version: self._changed_since(v),  # type: ignore[misc]
+                        timeout=timeout,
+                        timeout_summary=f"next due: {item.kind.value}" if item else None,
+                    )
+                except TimeoutError:
+                    if item is not None:
+                        await self._fire(item)
+            await workflow.wait_condition(self._quiet)
+        finally:
+            for task in tasks:
+                task.cancel()
+        return self._view()
