@@ -57,10 +57,16 @@ def score(instrument: Instrument, answers: Sequence[int], *, pcl5_cutoff: int = 
     _check(instrument, answers)
     total = sum(answers)
     if instrument is Instrument.PHQ9:
-        cuts = [(0, "minimal"), (5, "mild"), (10, "moderate"), (15, "moderately_severe"),
-                (20, "severe")]  # fmt: skip
-        return Score(instrument=instrument, total=total, band=_band(total, cuts),
-                     risk=answers[8] > 0)  # fmt: skip
+        cuts = [
+            (0, "minimal"),
+            (5, "mild"),
+            (10, "moderate"),
+            (15, "moderately_severe"),
+            (20, "severe"),
+        ]
+        return Score(
+            instrument=instrument, total=total, band=_band(total, cuts), risk=answers[8] > 0
+        )
     if instrument is Instrument.GAD7:
         cuts = [(0, "minimal"), (5, "mild"), (10, "moderate"), (15, "severe")]
         return Score(instrument=instrument, total=total, band=_band(total, cuts))

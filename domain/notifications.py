@@ -103,8 +103,13 @@ def notices(state: JourneyState, events: Sequence[tuple[str, Event]]) -> list[No
     """The messages that `events` (each with its event id) call for, given the state after them."""
     out: list[Notice] = []
 
-    def add(event_id: str, recipient: Recipient, template: Template, urgent: bool,
-            at: AwareDatetime | None = None) -> None:  # fmt: skip
+    def add(
+        event_id: str,
+        recipient: Recipient,
+        template: Template,
+        urgent: bool,
+        at: AwareDatetime | None = None,
+    ) -> None:
         out.append(
             Notice(
                 key=f"{event_id}:{recipient.value}:{template.value}",

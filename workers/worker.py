@@ -37,8 +37,9 @@ def build_worker(
     *,
     channels: dict[str, Channel] | None = None,
     task_queue: str | None = None,
+    store: StoreActivities | None = None,
 ) -> Worker:
-    store = StoreActivities(EventStore(pool, max_event_bytes=settings.max_event_bytes))
+    store = store or StoreActivities(EventStore(pool, max_event_bytes=settings.max_event_bytes))
     notify = NotifyActivities(
         pool,
         channels if channels is not None else channels_from(settings),

@@ -77,8 +77,14 @@ class Journey:
 
     # Steps of the pathway, each ending where the next can begin.
     def started(self, **fields: Any) -> Journey:
-        self.do("start_journey", OPS, client_id="cl-1", therapist_id="th-1",
-                prescriber_id="rx-1", **fields)  # fmt: skip
+        self.do(
+            "start_journey",
+            OPS,
+            client_id="cl-1",
+            therapist_id="th-1",
+            prescriber_id="rx-1",
+            **fields,
+        )
         return self
 
     def screened(self) -> Journey:

@@ -69,23 +69,35 @@ def test_each_occurrence_fires_once_and_not_early() -> None:
     j = Journey().prepared()
     j.do("schedule_dosing", session_id="s1", scheduled_at=j.now + timedelta(days=3))
     (reminder,) = kinds(j)[DueKind.SESSION_REMINDER]
-    early = j.reject("record_due_reached", SYSTEM, kind=reminder.kind, ref=reminder.ref,
-                     due_at=reminder.at)  # fmt: skip
+    early = j.reject(
+        "record_due_reached", SYSTEM, kind=reminder.kind, ref=reminder.ref, due_at=reminder.at
+    )
     assert early.code is RejectionCode.NOT_ALLOWED_NOW and "not due until" in early.reason
     fire(j, reminder)
     assert DueKind.SESSION_REMINDER not in kinds(j)
-    again = j.reject("record_due_reached", SYSTEM, kind=reminder.kind, ref=reminder.ref,
-                     due_at=reminder.at)  # fmt: skip
+    again = j.reject(
+        "record_due_reached", SYSTEM, kind=reminder.kind, ref=reminder.ref, due_at=reminder.at
+    )
     assert "no longer due" in again.reason
 
 
 def test_monitoring_end_and_chaperone_check_ins() -> None:
     j = Journey().prepared()
-    j.do("schedule_dosing", session_id="s1", scheduled_at=j.now + timedelta(hours=2),
-         mode="remote", chaperone_id="ch-1")  # fmt: skip
+    j.do(
+        "schedule_dosing",
+        session_id="s1",
+        scheduled_at=j.now + timedelta(hours=2),
+        mode="remote",
+        chaperone_id="ch-1",
+    )
     j.wait(hours=2)
-    j.do("start_dosing", session_id="s1", vitals={"systolic": 120, "diastolic": 80},
-         transport_confirmed=True, chaperone_present=True)  # fmt: skip
+    j.do(
+        "start_dosing",
+        session_id="s1",
+        vitals={"systolic": 120, "diastolic": 80},
+        transport_confirmed=True,
+        chaperone_present=True,
+    )
     started = j.now
     (end,) = kinds(j)[DueKind.MONITORING_END]
     assert end.at == started + timedelta(minutes=120)

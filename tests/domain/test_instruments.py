@@ -20,8 +20,13 @@ def test_phq9_total_band_and_item9(answers: list[int]) -> None:
     result = score(Instrument.PHQ9, answers)
     assert result.total == sum(answers)
     assert 0 <= result.total <= MAX_TOTAL[Instrument.PHQ9] == 27
-    bands = {range(0, 5): "minimal", range(5, 10): "mild", range(10, 15): "moderate",
-             range(15, 20): "moderately_severe", range(20, 28): "severe"}  # fmt: skip
+    bands = {
+        range(0, 5): "minimal",
+        range(5, 10): "mild",
+        range(10, 15): "moderate",
+        range(15, 20): "moderately_severe",
+        range(20, 28): "severe",
+    }
     assert result.band == next(b for r, b in bands.items() if result.total in r)
     assert result.risk == (answers[8] > 0)
 

@@ -37,8 +37,12 @@ def test_nothing_but_a_start_before_the_journey_exists() -> None:
 
 def test_a_journey_starts_once() -> None:
     j = Journey().started()
-    assert j.reject("start_journey", OPS, client_id="cl-1", therapist_id="th-1",
-                    prescriber_id="rx-1").code is RejectionCode.ALREADY_STARTED  # fmt: skip
+    assert (
+        j.reject(
+            "start_journey", OPS, client_id="cl-1", therapist_id="th-1", prescriber_id="rx-1"
+        ).code
+        is RejectionCode.ALREADY_STARTED
+    )
 
 
 def test_a_therapist_starts_only_their_own_clients() -> None:
@@ -251,8 +255,10 @@ def test_remote_sessions_need_a_chaperone() -> None:
 def test_a_session_cannot_start_long_before_its_time() -> None:
     j = Journey().prepared()
     j.do("schedule_dosing", session_id="s1", scheduled_at=j.now + timedelta(days=1))
-    assert "before its scheduled time" in j.reject("start_dosing", session_id="s1",
-                                                    **start_fields()).reason  # fmt: skip
+    assert (
+        "before its scheduled time"
+        in j.reject("start_dosing", session_id="s1", **start_fields()).reason
+    )
     j.wait(hours=23)
     j.do("start_dosing", session_id="s1", **start_fields())
 
@@ -304,18 +310,31 @@ def test_the_follow_up_authorizes_more_doses() -> None:
     assert j.reject("record_prescriber_follow_up", PRESCRIBER, outcome="continue").code is (
         RejectionCode.INVALID
     )
-    j.do("record_prescriber_follow_up", PRESCRIBER, outcome="continue",
-         expires_at=j.now + timedelta(days=150))  # fmt: skip
+    j.do(
+        "record_prescriber_follow_up",
+        PRESCRIBER,
+        outcome="continue",
+        expires_at=j.now + timedelta(days=150),
+    )
     assert (j.s.doses.authorized, j.s.doses.used, j.s.stage) == (8, 2, Stage.DOSING)
-    assert j.reject("record_prescriber_follow_up", PRESCRIBER, outcome="continue",
-                    expires_at=j.now + timedelta(days=150)).reason  # fmt: skip
+    assert j.reject(
+        "record_prescriber_follow_up",
+        PRESCRIBER,
+        outcome="continue",
+        expires_at=j.now + timedelta(days=150),
+    ).reason
 
 
 def test_the_course_completes_when_every_dose_is_integrated() -> None:
     j = Journey().prepared()
     j.dose("s1")
-    j.do("record_prescriber_follow_up", PRESCRIBER, outcome="continue", additional_doses=1,
-         expires_at=j.now + timedelta(days=150))  # fmt: skip
+    j.do(
+        "record_prescriber_follow_up",
+        PRESCRIBER,
+        outcome="continue",
+        additional_doses=1,
+        expires_at=j.now + timedelta(days=150),
+    )
     j.dose("s2")
     j.dose("s3", integrate=False)
     assert j.s.status is Status.ACTIVE and j.s.stage is Stage.INTEGRATION
@@ -339,15 +358,20 @@ def test_relaxed_protocol_allows_two_doses_per_integration() -> None:
     j.do("complete_consultation", treatment_goals=["g"])
     j.do("refer_to_prescriber")
     j.do("schedule_prescriber_intake", PRESCRIBER, scheduled_at=j.now + timedelta(days=1))
-    j.do("approve_medication", PRESCRIBER, expires_at=j.now + timedelta(days=90),
-         doses_authorized=4)  # fmt: skip
+    j.do(
+        "approve_medication", PRESCRIBER, expires_at=j.now + timedelta(days=90), doses_authorized=4
+    )
     j.do("complete_preparation")
     j.dose("s1", integrate=False)
     j.do("schedule_dosing", session_id="s2", scheduled_at=j.now + timedelta(days=1))
     j.do("cancel_session", session_id="s2")
     j.dose("s3", integrate=False)
-    assert "integration" in j.reject("schedule_dosing", session_id="s4",
-                                     scheduled_at=j.now + timedelta(days=1)).reason  # fmt: skip
+    assert (
+        "integration"
+        in j.reject(
+            "schedule_dosing", session_id="s4", scheduled_at=j.now + timedelta(days=1)
+        ).reason
+    )
     j.do("complete_integration")
     assert j.events[-1].doses_integrated == 2  # type: ignore[union-attr]
 
@@ -398,8 +422,12 @@ def test_a_severe_adverse_event_raises_a_safety_hold() -> None:
     j.wait(days=1)
     j.do("start_dosing", session_id="s1", **start_fields())
     j.wait(hours=2)
-    j.do("complete_dosing", session_id="s1", vitals=VITALS_OK,
-         adverse_events=[{"code": "dissociation_distress", "severity": "severe"}])  # fmt: skip
+    j.do(
+        "complete_dosing",
+        session_id="s1",
+        vitals=VITALS_OK,
+        adverse_events=[{"code": "dissociation_distress", "severity": "severe"}],
+    )
     assert j.s.safety_hold is not None and j.s.safety_hold.source.value == "adverse_event"
 
 
@@ -440,8 +468,9 @@ def test_ops_decide_nothing_clinical() -> None:
 
 def test_a_clinician_cannot_act_as_the_engine() -> None:
     j = Journey().eligible()
-    rejection = j.reject("record_due_reached", THERAPIST, kind="inactivity_nudge",
-                         ref="inactivity", due_at=j.now)  # fmt: skip
+    rejection = j.reject(
+        "record_due_reached", THERAPIST, kind="inactivity_nudge", ref="inactivity", due_at=j.now
+    )
     assert rejection.code is RejectionCode.FORBIDDEN_ROLE
 
 

@@ -9,9 +9,22 @@ import pytest
 
 DOMAIN = Path(__file__).parents[2] / "domain"
 FORBIDDEN_MODULES = {
-    "temporalio", "asyncpg", "structlog", "random", "uuid", "time", "os", "socket",
-    "asyncio", "subprocess", "pathlib", "httpx", "requests", "secrets", "logging",
-}  # fmt: skip
+    "temporalio",
+    "asyncpg",
+    "structlog",
+    "random",
+    "uuid",
+    "time",
+    "os",
+    "socket",
+    "asyncio",
+    "subprocess",
+    "pathlib",
+    "httpx",
+    "requests",
+    "secrets",
+    "logging",
+}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "open", "print", "uuid4"}
 
 

@@ -50,8 +50,11 @@ class Pathway(RuleBasedStateMachine):
         if before is not None and before.is_closed:
             assert isinstance(result, Rejection), "a closed journey accepts nothing"
             if actor.role is not Role.SYSTEM and type_ != "start_journey":
-                assert result.code in (RejectionCode.CLOSED, RejectionCode.FORBIDDEN_ROLE,
-                                       RejectionCode.NOT_ASSIGNED)  # fmt: skip
+                assert result.code in (
+                    RejectionCode.CLOSED,
+                    RejectionCode.FORBIDDEN_ROLE,
+                    RejectionCode.NOT_ASSIGNED,
+                )
         if isinstance(result, Rejection):
             assert result.reason
             return
@@ -90,11 +93,13 @@ class Pathway(RuleBasedStateMachine):
 
     @rule(actor=ACTORS)
     def start_journey(self, actor: Actor) -> None:
-        self.step("start_journey", actor, client_id="cl-1", therapist_id="th-1",
-                  prescriber_id="rx-1")  # fmt: skip
+        self.step(
+            "start_journey", actor, client_id="cl-1", therapist_id="th-1", prescriber_id="rx-1"
+        )
 
-    @rule(actor=ACTORS, instrument=st.sampled_from(["phq9", "gad7", "pcl5", "cssrs"]),
-          data=st.data())  # fmt: skip
+    @rule(
+        actor=ACTORS, instrument=st.sampled_from(["phq9", "gad7", "pcl5", "cssrs"]), data=st.data()
+    )
     def record_screening(self, actor: Actor, instrument: str, data: st.DataObject) -> None:
         size, top = {"phq9": (9, 3), "gad7": (7, 3), "pcl5": (20, 4), "cssrs": (7, 1)}[instrument]
         # Mostly valid and mostly without risk; sometimes malformed or risky.
@@ -112,24 +117,43 @@ class Pathway(RuleBasedStateMachine):
         signed = self.j.now - timedelta(hours=ago)
         self.step("record_consent", actor, consent_version="kap-v3", signed_at=signed)
 
-    @rule(actor=ACTORS, exclusions=st.lists(st.sampled_from(
-        ["glaucoma", "pregnancy", "liver_disease", "acute_mania"]), max_size=2))  # fmt: skip
+    @rule(
+        actor=ACTORS,
+        exclusions=st.lists(
+            st.sampled_from(["glaucoma", "pregnancy", "liver_disease", "acute_mania"]), max_size=2
+        ),
+    )
     def complete_consultation(self, actor: Actor, exclusions: list[str]) -> None:
-        self.step("complete_consultation", actor, treatment_goals=["g"],
-                  contraindications=exclusions)  # fmt: skip
+        self.step(
+            "complete_consultation", actor, treatment_goals=["g"], contraindications=exclusions
+        )
 
     @rule(actor=ACTORS, cleared=st.booleans())
     def record_medical_clearance(self, actor: Actor, cleared: bool) -> None:
         self.step("record_medical_clearance", actor, cleared=cleared)
 
-    @rule(actor=ACTORS, type_=st.sampled_from(
-        ["refer_to_prescriber", "acknowledge_referral", "complete_preparation",
-         "complete_integration", "resume", "pause", "raise_safety_hold"]))  # fmt: skip
+    @rule(
+        actor=ACTORS,
+        type_=st.sampled_from(
+            [
+                "refer_to_prescriber",
+                "acknowledge_referral",
+                "complete_preparation",
+                "complete_integration",
+                "resume",
+                "pause",
+                "raise_safety_hold",
+            ]
+        ),
+    )
     def simple_decision(self, actor: Actor, type_: str) -> None:
         self.step(type_, actor)
 
-    @rule(actor=ACTORS, type_=st.sampled_from(["withdraw", "discharge", "decline_medication"]),
-          dice=st.integers(0, 9))  # fmt: skip
+    @rule(
+        actor=ACTORS,
+        type_=st.sampled_from(["withdraw", "discharge", "decline_medication"]),
+        dice=st.integers(0, 9),
+    )
     def close_journey(self, actor: Actor, type_: str, dice: int) -> None:
         if dice == 0:  # rarely, so that random runs also reach the later stages
             self.step(type_, actor)
@@ -141,14 +165,26 @@ class Pathway(RuleBasedStateMachine):
         for planned in self.j.state.open_sessions() if self.j.state else []:
             self.step("cancel_session", THERAPIST, session_id=planned.session_id)
         mode = {"mode": "remote", "chaperone_id": "ch-1"} if remote else {}
-        self.step("schedule_dosing", THERAPIST, session_id=sid,
-                  scheduled_at=self.j.now + timedelta(days=1), **mode)  # fmt: skip
+        self.step(
+            "schedule_dosing",
+            THERAPIST,
+            session_id=sid,
+            scheduled_at=self.j.now + timedelta(days=1),
+            **mode,
+        )
         self.j.wait(days=1)
-        self.step("start_dosing", THERAPIST, session_id=sid, vitals=bp,
-                  transport_confirmed=True, chaperone_present=remote)  # fmt: skip
+        self.step(
+            "start_dosing",
+            THERAPIST,
+            session_id=sid,
+            vitals=bp,
+            transport_confirmed=True,
+            chaperone_present=remote,
+        )
         self.j.wait(minutes=wait)
-        self.step("complete_dosing", THERAPIST, session_id=sid,
-                  vitals={"systolic": 120, "diastolic": 80})  # fmt: skip
+        self.step(
+            "complete_dosing", THERAPIST, session_id=sid, vitals={"systolic": 120, "diastolic": 80}
+        )
         if integrate:
             self.j.wait(days=2)
             self.step("complete_integration", THERAPIST)
@@ -159,31 +195,54 @@ class Pathway(RuleBasedStateMachine):
 
     @rule(actor=ACTORS, ahead=HOURS, doses=st.none() | st.integers(1, 10))
     def approve_medication(self, actor: Actor, ahead: timedelta, doses: int | None) -> None:
-        self.step("approve_medication", actor, expires_at=self.j.now + ahead * 4,
-                  doses_authorized=doses)  # fmt: skip
+        self.step(
+            "approve_medication", actor, expires_at=self.j.now + ahead * 4, doses_authorized=doses
+        )
 
-    @rule(actor=ACTORS, session=SESSIONS, ahead=HOURS, remote=st.booleans(),
-          chaperone=st.booleans())  # fmt: skip
+    @rule(
+        actor=ACTORS, session=SESSIONS, ahead=HOURS, remote=st.booleans(), chaperone=st.booleans()
+    )
     def schedule_dosing(
         self, actor: Actor, session: str, ahead: timedelta, remote: bool, chaperone: bool
     ) -> None:
-        self.step("schedule_dosing", actor, session_id=session, scheduled_at=self.j.now + ahead,
-                  mode="remote" if remote else "in_person",
-                  chaperone_id="ch-1" if chaperone else None)  # fmt: skip
+        self.step(
+            "schedule_dosing",
+            actor,
+            session_id=session,
+            scheduled_at=self.j.now + ahead,
+            mode="remote" if remote else "in_person",
+            chaperone_id="ch-1" if chaperone else None,
+        )
 
-    @rule(actor=ACTORS, session=SESSIONS, vitals=VITALS, transport=st.booleans(),
-          chaperone=st.booleans())  # fmt: skip
+    @rule(
+        actor=ACTORS,
+        session=SESSIONS,
+        vitals=VITALS,
+        transport=st.booleans(),
+        chaperone=st.booleans(),
+    )
     def start_dosing(
         self, actor: Actor, session: str, vitals: dict[str, int], transport: bool, chaperone: bool
     ) -> None:
-        self.step("start_dosing", actor, session_id=session, vitals=vitals,
-                  transport_confirmed=transport, chaperone_present=chaperone)  # fmt: skip
+        self.step(
+            "start_dosing",
+            actor,
+            session_id=session,
+            vitals=vitals,
+            transport_confirmed=transport,
+            chaperone_present=chaperone,
+        )
 
     @rule(actor=ACTORS, session=SESSIONS, severe=st.booleans())
     def complete_dosing(self, actor: Actor, session: str, severe: bool) -> None:
         adverse = [{"code": "nausea", "severity": "severe" if severe else "mild"}]
-        self.step("complete_dosing", actor, session_id=session,
-                  vitals={"systolic": 120, "diastolic": 80}, adverse_events=adverse)  # fmt: skip
+        self.step(
+            "complete_dosing",
+            actor,
+            session_id=session,
+            vitals={"systolic": 120, "diastolic": 80},
+            adverse_events=adverse,
+        )
 
     @rule(actor=ACTORS, session=SESSIONS)
     def session_odds_and_ends(self, actor: Actor, session: str) -> None:
@@ -192,9 +251,12 @@ class Pathway(RuleBasedStateMachine):
 
     @rule(actor=ACTORS, go_on=st.booleans(), ahead=HOURS)
     def record_prescriber_follow_up(self, actor: Actor, go_on: bool, ahead: timedelta) -> None:
-        self.step("record_prescriber_follow_up", actor,
-                  outcome="continue" if go_on else "discontinue",
-                  expires_at=self.j.now + ahead * 4)  # fmt: skip
+        self.step(
+            "record_prescriber_follow_up",
+            actor,
+            outcome="continue" if go_on else "discontinue",
+            expires_at=self.j.now + ahead * 4,
+        )
 
     @rule(actor=ACTORS)
     def clear_safety_hold(self, actor: Actor) -> None:

@@ -10,6 +10,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import Channel
+from activities.store import StoreActivities
 from config.settings import Settings
 from eventstore.pgtypes import Pool
 from tests.workflows.driver import JourneyDriver
@@ -37,12 +38,23 @@ async def channels() -> dict[str, Channel]:
 
 
 @pytest_asyncio.fixture
+async def store_activities() -> StoreActivities | None:
+    """None: the real store activities. Tests may substitute a flaky one."""
+    return None
+
+
+@pytest_asyncio.fixture
 async def journeys(
-    temporal_env: WorkflowEnvironment, db_pool: Pool, channels: dict[str, Channel]
+    temporal_env: WorkflowEnvironment,
+    db_pool: Pool,
+    channels: dict[str, Channel],
+    store_activities: StoreActivities | None,
 ) -> AsyncIterator[JourneyDriver]:
     task_queue = f"test-{uuid.uuid4().hex[:8]}"
     settings = Settings(task_queue=task_queue)
-    worker = build_worker(temporal_env.client, db_pool, settings, channels=channels)
+    worker = build_worker(
+        temporal_env.client, db_pool, settings, channels=channels, store=store_activities
+    )
     async with worker:
         driver = JourneyDriver(temporal_env, task_queue, db_pool)
         try:

@@ -48,9 +48,11 @@ class Journey:
         )
         try:
             outcome: DecisionOutcome = await self.handle.execute_update(
-                "decide", DecisionRequest(command=command), id=decision_id,
+                "decide",
+                DecisionRequest(command=command),
+                id=decision_id,
                 result_type=DecisionOutcome,
-            )  # fmt: skip
+            )
         except WorkflowUpdateFailedError as error:
             rejection = rejection_from_error(error)
             if rejection is None:
@@ -73,7 +75,9 @@ class Journey:
 
     # Steps of the pathway, for tests that need a journey at a later stage.
     async def to_eligible(self) -> None:
-        await self.decide("record_screening", instrument="phq9", answers=[2, 2, 1, 1, 1, 2, 1, 2, 0])
+        await self.decide(
+            "record_screening", instrument="phq9", answers=[2, 2, 1, 1, 1, 2, 1, 2, 0]
+        )
         await self.decide("record_screening", instrument="gad7", answers=[2, 2, 2, 1, 1, 1, 2])
         await self.decide("record_consent", consent_version="kap-v3", signed_at=await self.now())
         await self.decide("complete_consultation", treatment_goals=["feel less low"])
@@ -83,6 +87,7 @@ class Journey:
         await self.decide("refer_to_prescriber")
         intake = await self.now() + timedelta(days=3)
         await self.decide("schedule_prescriber_intake", PRESCRIBER, scheduled_at=intake)
+        await self.wait(days=3)  # approval happens at the intake
         expires = await self.now() + timedelta(days=120)
         await self.decide("approve_medication", PRESCRIBER, expires_at=expires)
         await self.decide("complete_preparation")
@@ -105,9 +110,12 @@ class JourneyDriver:
     async def start(self, client_id: str | None = None, **input_fields: Any) -> Journey:
         client_id = client_id or f"cl-{uuid.uuid4().hex[:10]}"
         start = StartJourney(
-            decision_id=f"start-{client_id}", actor=OPS, client_id=client_id,
-            therapist_id="th-1", prescriber_id="rx-1",
-        )  # fmt: skip
+            decision_id=f"start-{client_id}",
+            actor=OPS,
+            client_id=client_id,
+            therapist_id="th-1",
+            prescriber_id="rx-1",
+        )
         handle = await self.env.client.start_workflow(
             JourneyWorkflow.run,
             JourneyInput(start=start, **input_fields),

@@ -6,14 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from domain import RejectionCode, Stage, Status, fold, parse_event
+from domain import Event, RejectionCode, Stage, Status, fold, parse_event
+from domain.events import DueReached
 from domain.view import JourneyView
 from eventstore import EventStore
-from workflows.journey import JourneyWorkflow
 from tests.workflows.driver import OPS, PRESCRIBER, VITALS, JourneyDriver, Rejected
+from workflows.journey import JourneyWorkflow
 
 
-async def stored_events(store: EventStore, client_id: str) -> list[object]:
+async def stored_events(store: EventStore, client_id: str) -> list[Event]:
     return [parse_event(r.data) for r in await store.read_stream(f"journey-{client_id}")]
 
 
@@ -29,7 +30,7 @@ async def test_decisions_are_recorded_and_the_state_is_the_fold_of_the_store(
     assert outcome.view.stage is Stage.DOSING and outcome.view.doses.authorized == 2
     events = await stored_events(event_store, j.client_id)
     state = await j.handle.query(JourneyWorkflow.state)
-    assert state is not None and fold(events) == state  # type: ignore[arg-type]
+    assert state is not None and fold(events) == state
     assert state.version == len(events) == outcome.view.version
 
 
@@ -69,11 +70,11 @@ async def test_timers_fire_what_is_due_and_pause_holds_them(
     sla = next(item for item in view.due if item.kind.value == "referral_sla")
     await j.decide("pause")
     await j.wait(days=15)
-    assert "due_reached" not in [e.type for e in await stored_events(event_store, j.client_id)]  # type: ignore[attr-defined]
+    assert "due_reached" not in [e.type for e in await stored_events(event_store, j.client_id)]
     await j.decide("resume")
     await j.wait(minutes=1)
-    fired = [e for e in await stored_events(event_store, j.client_id) if e.type == "due_reached"]  # type: ignore[attr-defined]
-    assert [(e.kind, e.due_at) for e in fired][:1] == [(sla.kind, sla.at)]  # type: ignore[attr-defined]
+    fired = [e for e in await stored_events(event_store, j.client_id) if isinstance(e, DueReached)]
+    assert [(e.kind, e.due_at) for e in fired][:1] == [(sla.kind, sla.at)]
 
 
 async def test_withdrawal_closes_the_journey_and_tells_the_prescriber(
@@ -89,7 +90,9 @@ async def test_withdrawal_closes_the_journey_and_tells_the_prescriber(
         "SELECT template, recipient_role, status FROM notifications WHERE journey_id = $1",
         j.handle.id,
     )
-    assert ("client_withdrawn", "prescriber") in {(r["template"], r["recipient_role"]) for r in rows}
+    assert ("client_withdrawn", "prescriber") in {
+        (r["template"], r["recipient_role"]) for r in rows
+    }
     with pytest.raises(Exception):  # noqa: B017 - a closed workflow takes no updates
         await j.decide("resume")
 
@@ -101,12 +104,18 @@ async def test_a_full_dose_with_its_monitoring_timer(
     await j.to_preparation_done()
     await j.decide("schedule_dosing", session_id="s1", scheduled_at=await j.now() + timedelta(2))
     await j.wait(days=2)
-    started = await j.decide("start_dosing", session_id="s1", vitals=VITALS, transport_confirmed=True)
+    started = await j.decide(
+        "start_dosing", session_id="s1", vitals=VITALS, transport_confirmed=True
+    )
     assert started.view.doses.used == 1
     await j.wait(minutes=121)
     done = await j.decide("complete_dosing", session_id="s1", vitals=VITALS)
     assert done.view.stage is Stage.INTEGRATION
-    kinds = [e.kind.value for e in await stored_events(event_store, j.client_id) if e.type == "due_reached"]  # type: ignore[attr-defined]
+    kinds = [
+        e.kind.value
+        for e in await stored_events(event_store, j.client_id)
+        if isinstance(e, DueReached)
+    ]
     assert "session_reminder" in kinds and "monitoring_end" in kinds
     await j.decide("record_prescriber_follow_up", PRESCRIBER, outcome="discontinue")
     final: JourneyView = await j.handle.result()
