@@ -42,4 +42,12 @@ class StoreActivities:
     async def append_events(self, request: AppendRequest) -> AppendOutcome:
         events = [to_new_event(request, i) for i in range(len(request.events))]
         result = await self._store.append(request.stream_id, events, request.expected_version)
+        activity.logger.info(
+            "events appended",
+            extra={
+                "count": len(events),
+                "stream_version": result.last_version,
+                "written": result.written,
+            },
+        )
         return AppendOutcome(stream_version=result.last_version, written=result.written)

@@ -45,14 +45,29 @@ async def test_record_histories(journeys: JourneyDriver) -> None:
     # A course with a remote session, a held dose, a check-in signal and the follow-up.
     j = await journeys.start(client_id="replay-course")
     await j.to_preparation_done()
-    await j.decide("schedule_dosing", session_id="r1", scheduled_at=await j.now() + timedelta(2),
-                   mode="remote", chaperone_id="ch-1")  # noqa: E501
+    await j.decide(
+        "schedule_dosing",
+        session_id="r1",
+        scheduled_at=await j.now() + timedelta(2),
+        mode="remote",
+        chaperone_id="ch-1",
+    )
     await j.wait(days=2)
-    await j.decide("start_dosing", session_id="r1", vitals={"systolic": 150, "diastolic": 90},
-                   transport_confirmed=True, chaperone_present=True)  # noqa: E501
+    await j.decide(
+        "start_dosing",
+        session_id="r1",
+        vitals={"systolic": 150, "diastolic": 90},
+        transport_confirmed=True,
+        chaperone_present=True,
+    )
     await j.wait(minutes=20)
-    await j.decide("start_dosing", session_id="r1", vitals=VITALS, transport_confirmed=True,
-                   chaperone_present=True)  # noqa: E501
+    await j.decide(
+        "start_dosing",
+        session_id="r1",
+        vitals=VITALS,
+        transport_confirmed=True,
+        chaperone_present=True,
+    )
     await j.signal("record_chaperone_check_in", SYSTEM, session_id="r1")
     await j.wait(minutes=130)
     await j.decide("complete_dosing", session_id="r1", vitals=VITALS)
