@@ -207,19 +207,30 @@ class JourneyWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
             batch = list(self._outbox)
-            await workflow.execute_local_activity_method(
-                StoreActivities.append_events,
-                AppendRequest(
-                    stream_id=info.workflow_id,
-                    expected_version=self._stored_version,
-                    events=batch,
-                    workflow_id=info.workflow_id,
-                    run_id=info.run_id,
-                ),
-                start_to_close_timeout=timedelta(seconds=15),
-                retry_policy=APPEND_RETRY,
-                summary=f"record {len(batch)} event(s)",
+            request = AppendRequest(
+                stream_id=info.workflow_id,
+                expected_version=self._stored_version,
+                events=batch,
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
             )
+            summary = f"record {len(batch)} event(s)"
+            if self._input.append_mode == "local":
+                await workflow.execute_local_activity_method(
+                    StoreActivities.append_events,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=15),
+                    retry_policy=APPEND_RETRY,
+                    summary=summary,
+                )
+            else:
+                await workflow.execute_activity_method(
+                    StoreActivities.append_events,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=15),
+                    retry_policy=APPEND_RETRY,
+                    summary=summary,
+                )
             del self._outbox[: len(batch)]
             self._stored_version = batch[-1].stream_version
             stored = self._stored_version
@@ -328,6 +339,7 @@ class JourneyWorkflow:
                             start=input.start,
                             carried=Carried(state=self._state, recent=self._recent),
                             decisions_per_run=input.decisions_per_run,
+                            append_mode=input.append_mode,
                         )
                     )
                 item = next_due(self._state)

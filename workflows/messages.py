@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import Command, JourneyState
@@ -33,6 +35,9 @@ class Carried(_Message):
 class JourneyInput(_Message):
     start: StartJourney
     carried: Carried | None = None
+    # Where the event append runs: a local activity (default, measured faster: bench/) or a
+    # regular activity (its own task, visible in the UI, retried by the server).
+    append_mode: Literal["local", "activity"] = "local"
     # Continue-as-new after this many decisions in one run (well before Temporal's 2,000 updates).
     decisions_per_run: int = Field(default=1000, ge=2, le=1800)
 

@@ -120,3 +120,15 @@ async def test_a_full_dose_with_its_monitoring_timer(
     await j.decide("record_prescriber_follow_up", PRESCRIBER, outcome="discontinue")
     final: JourneyView = await j.handle.result()
     assert final.closed_reason is not None and final.closed_reason.value == "discharged"
+
+
+async def test_the_append_can_run_as_a_regular_activity(
+    journeys: JourneyDriver, event_store: EventStore
+) -> None:
+    j = await journeys.start(append_mode="activity")
+    await j.to_eligible()
+    history = await j.handle.fetch_history()
+    assert any(e.HasField("activity_task_scheduled_event_attributes") for e in history.events)
+    state = await j.handle.query(JourneyWorkflow.state)
+    events = await stored_events(event_store, j.client_id)
+    assert state is not None and fold(events) == state
