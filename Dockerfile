@@ -8,6 +8,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY workers ./workers
 COPY config ./config
+COPY projections ./projections
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["carepath", "--help"]

@@ -17,6 +17,7 @@ class EventEnvelope(_Message):
 
     event_id: str  # a UUID made in the workflow: appends are idempotent on it
     stream_version: int
+    decision_type: str | None = None  # the command that caused it (for the audit log)
     event: Event = Field(discriminator="type")
 
 

@@ -19,6 +19,7 @@ def to_new_event(request: AppendRequest, index: int) -> NewEvent:
         "actor_id": event.actor.id,
         "actor_role": event.actor.role.value,
         "decision_id": event.decision_id,
+        "decision_type": envelope.decision_type,
         "causation_id": event.decision_id,
         "correlation_id": request.workflow_id,
         "workflow_id": request.workflow_id,

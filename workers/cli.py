@@ -40,11 +40,29 @@ def _worker(_: argparse.Namespace) -> int:
     return 0
 
 
+def _projections(args: argparse.Namespace) -> int:
+    from workers.projector import rebuild, run_projector
+
+    settings = get_settings()
+    if args.action == "rebuild":
+        for name, count in asyncio.run(rebuild(settings, args.name)).items():
+            print(f"{name}: rebuilt from {count} events")
+        return 0
+    run_projector(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="start the local stack on embedded defaults").set_defaults(run=_dev)
     sub.add_parser("migrate", help="apply the event store's migrations").set_defaults(run=_migrate)
+    worker = sub.add_parser("worker", help="run a Temporal worker (journeys and activities)")
+    worker.set_defaults(run=_worker)
+    projections = sub.add_parser("projections", help="read models: rebuild or keep them current")
+    projections.add_argument("action", choices=["rebuild", "run"])
+    projections.add_argument("--name", help="one projection (default: all)")
+    projections.set_defaults(run=_projections)
     return parser
 
 

@@ -111,7 +111,10 @@ class JourneyWorkflow:
             state = evolve(state, event)
             envelopes.append(
                 EventEnvelope(
-                    event_id=str(workflow.uuid4()), stream_version=state.version, event=event
+                    event_id=str(workflow.uuid4()),
+                    stream_version=state.version,
+                    decision_type=command.type,
+                    event=event,
                 )
             )
         self._state = state

@@ -1,0 +1,243 @@
+"""Projections always equal the fold of the events they have read; a crash neither skips nor
+double-applies; a rebuild gives the same rows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+
+import pytest
+
+from activities.messages import AppendRequest, EventEnvelope
+from activities.store import to_new_event
+from domain import Event, JourneyState, fold, next_due, parse_event
+from domain.events import ScreeningRecorded
+from domain.instruments import meaningful_change, remitted
+from eventstore import EventStore, RecordedEvent
+from eventstore.pgtypes import Pool
+from projections import (
+    AuditProjection,
+    CaseloadProjection,
+    OutcomesProjection,
+    ProjectionRunner,
+    all_projections,
+)
+from projections.runner import Conn
+from tests.domain.journey import PRESCRIBER, Journey
+
+
+def journeys() -> list[Journey]:
+    """Journeys ending at different stages and statuses."""
+    made = []
+    j = Journey().prepared()
+    j.dose("s1")
+    j.do("record_screening", instrument="phq9", answers=[1, 1, 0, 0, 1, 0, 0, 1, 0])
+    made.append(j)
+    j = Journey().eligible()
+    j.do("withdraw")
+    made.append(j)
+    j = Journey().referred()
+    j.do("decline_medication", PRESCRIBER)
+    made.append(j)
+    j = Journey().started()
+    j.do("record_screening", instrument="phq9", answers=[0] * 8 + [1])  # safety hold
+    j.do("record_screening", instrument="pcl5", answers=[2] * 20)
+    made.append(j)
+    j = Journey().prepared()
+    j.do("pause")
+    made.append(j)
+    return made
+
+
+async def append(store: EventStore, stream: str, events: Sequence[Event], version: int) -> None:
+    envelopes = [
+        EventEnvelope(
+            event_id=str(uuid.uuid4()),
+            stream_version=version + n + 1,
+            decision_type="test",
+            event=e,
+        )
+        for n, e in enumerate(events)
+    ]
+    request = AppendRequest(
+        stream_id=stream,
+        expected_version=version,
+        events=envelopes,
+        workflow_id=stream,
+        run_id="run",
+    )
+    await store.append(stream, [to_new_event(request, i) for i in range(len(envelopes))], version)
+
+
+async def write_journeys(store: EventStore, made: list[Journey]) -> list[str]:
+    streams = []
+    for n, j in enumerate(made):
+        stream = f"journey-cl-{n}-{uuid.uuid4().hex[:6]}"
+        # In two appends, so batches and decisions straddle them.
+        half = len(j.events) // 2
+        await append(store, stream, j.events[:half], 0)
+        await append(store, stream, j.events[half:], half)
+        streams.append(stream)
+    return streams
+
+
+async def assert_projections_equal_the_fold(pool: Pool, store: EventStore) -> None:
+    rows = await pool.fetch("SELECT * FROM caseload ORDER BY journey_id")
+    streams = {r["stream_id"] for r in await pool.fetch("SELECT DISTINCT stream_id FROM events")}
+    assert {r["journey_id"] for r in rows} == streams
+    total_events = 0
+    for row in rows:
+        records = await store.read_stream(row["journey_id"])
+        total_events += len(records)
+        state = fold(parse_event(r.data) for r in records)
+        assert state is not None
+        raw = row["state"]
+        assert (
+            JourneyState.model_validate(json.loads(raw) if isinstance(raw, str) else raw) == state
+        )
+        item = next_due(state)
+        assert (row["stage"], row["status"], row["version"]) == (
+            state.stage.value,
+            state.status.value,
+            len(records),
+        )
+        assert (row["doses_authorized"], row["doses_used"]) == (
+            state.doses.authorized,
+            state.doses.used,
+        )
+        assert row["next_due_kind"] == (item.kind.value if item else None)
+        assert row["next_due_at"] == (item.at if item else None)
+        screenings = [
+            (r.global_position, parse_event(r.data))
+            for r in records
+            if r.type == "screening_recorded"
+        ]
+        outcome_rows = await pool.fetch(
+            "SELECT * FROM outcomes WHERE journey_id = $1 ORDER BY global_position",
+            row["journey_id"],
+        )
+        assert [r["global_position"] for r in outcome_rows] == [p for p, _ in screenings]
+        baselines: dict[str, int] = {}
+        for out, (_, event) in zip(outcome_rows, screenings, strict=True):
+            assert isinstance(event, ScreeningRecorded)
+            score = event.score
+            if event.baseline:
+                baselines[score.instrument.value] = score.total
+            base = baselines[score.instrument.value]
+            assert (out["total"], out["band"], out["baseline_total"]) == (
+                score.total,
+                score.band,
+                base,
+            )
+            assert out["remission"] == remitted(score.instrument, score.total)
+            assert out["response"] == (
+                not event.baseline and meaningful_change(score.instrument, base, score.total)
+            )
+    audited = await pool.fetchval("SELECT coalesce(sum(cardinality(event_types)), 0) FROM audit")
+    assert audited == total_events
+
+
+async def run_all(pool: Pool, batch_size: int = 1000) -> None:
+    for projection in all_projections():
+        await ProjectionRunner(pool, projection, batch_size=batch_size).catch_up()
+
+
+async def test_projections_equal_the_fold_in_any_batch_size(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool, batch_size=7)
+    await assert_projections_equal_the_fold(db_pool, event_store)
+    # More events later: the projections catch up from their checkpoints.
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool, batch_size=3)
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
+async def test_a_rebuild_gives_the_same_rows_and_keeps_rejections(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool)
+    await db_pool.execute(
+        "INSERT INTO audit_rejected (journey_id, decision_id, decision_type, actor_id, actor_role,"
+        " rejection_code, reason) VALUES ('journey-x', 'd-1', 'approve_medication', 'ops-1',"
+        " 'ops', 'forbidden_role', 'only a prescriber may approve medication')"
+    )
+    before = {
+        t: await db_pool.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")
+        for t in ("caseload", "outcomes", "audit_accepted")
+    }
+    for projection in all_projections():
+        await ProjectionRunner(db_pool, projection).rebuild()
+    after = {t: await db_pool.fetch(f"SELECT * FROM {t} ORDER BY 1, 2") for t in before}
+    for table in before:
+        assert [dict(r) for r in after[table]] == [dict(r) for r in before[table]], table
+    assert await db_pool.fetchval("SELECT count(*) FROM audit WHERE outcome = 'rejected'") == 1
+
+
+class CrashingCaseload(CaseloadProjection):
+    """Writes its rows, then fails before the batch commits."""
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        await super().apply(conn, events)
+        raise RuntimeError("crash mid-batch")
+
+
+async def test_a_crash_mid_batch_neither_skips_nor_double_applies(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    crashing = ProjectionRunner(db_pool, CrashingCaseload(), batch_size=10)
+    with pytest.raises(RuntimeError):
+        await crashing.step()
+    assert await db_pool.fetchval("SELECT count(*) FROM caseload") == 0
+    assert (await crashing.checkpoint()).global_position == 0
+    await run_all(db_pool, batch_size=10)
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
+async def test_concurrent_writers_and_a_following_projection_see_every_event_once(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    runners = [ProjectionRunner(db_pool, p, batch_size=5) for p in all_projections()]
+    followers = [asyncio.create_task(r.follow(poll_interval=0.05)) for r in runners]
+
+    async def writer(n: int) -> None:
+        j = Journey()
+        j.started()
+        stream = f"journey-w{n}-{uuid.uuid4().hex[:6]}"
+        version = 0
+        await append(event_store, stream, j.events, version)
+        version = len(j.events)
+        for step in range(6):
+            before = len(j.events)
+            j.do("pause" if step % 2 == 0 else "resume")
+            await append(event_store, stream, j.events[before:], version)
+            version = len(j.events)
+            await asyncio.sleep(0)
+
+    try:
+        await asyncio.gather(*(writer(n) for n in range(12)))
+        total = await db_pool.fetchval("SELECT count(*) FROM events")
+        for _ in range(200):
+            applied = await db_pool.fetchval("SELECT coalesce(sum(version), 0) FROM caseload")
+            audited = await db_pool.fetchval(
+                "SELECT coalesce(sum(cardinality(event_types)), 0) FROM audit_accepted"
+            )
+            if applied == audited == total:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        for task in followers:
+            task.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
+    assert applied == audited == total == 12 * 7
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
+def test_every_projection_is_listed() -> None:
+    names = {p.name for p in all_projections()}
+    assert names == {CaseloadProjection.name, AuditProjection.name, OutcomesProjection.name}

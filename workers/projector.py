@@ -1,0 +1,50 @@
+"""Keeping the read models current (`carepath projections run`) and rebuilding them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from config.logs import configure_logging, get_logger
+from config.settings import Settings
+from eventstore import create_pool
+from projections import ProjectionRunner, all_projections
+
+
+async def rebuild(settings: Settings, name: str | None = None) -> dict[str, int]:
+    pool = await create_pool(settings)
+    try:
+        chosen = [p for p in all_projections() if name in (None, p.name)]
+        if not chosen:
+            raise SystemExit(f"no projection named {name!r}")
+        return {p.name: await ProjectionRunner(pool, p).rebuild() for p in chosen}
+    finally:
+        await pool.close()
+
+
+async def follow_all(settings: Settings, stop: asyncio.Event) -> None:
+    log = get_logger("carepath.projector")
+    pool = await create_pool(settings)
+    tasks = [asyncio.create_task(ProjectionRunner(pool, p).follow()) for p in all_projections()]
+    log.info("projections following the event log", count=len(tasks))
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await pool.close()
+        log.info("projections stopped")
+
+
+def run_projector(settings: Settings) -> None:
+    configure_logging(settings, "projector")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await follow_all(settings, stop)
+
+    asyncio.run(main())
