@@ -121,6 +121,7 @@ async def main(journeys: int, updates: int, callers: int) -> list[dict[str, Any]
                     start = StartJourney(
                         decision_id=f"s-{client_id}",
                         actor=OPS,
+                        journey_id=f"j-{client_id}",
                         client_id=client_id,
                         therapist_id="th-b",
                         prescriber_id="rx-b",

@@ -51,6 +51,7 @@ class AdverseEvent(BaseModel):
 
 class StartJourney(_Command):
     type: Literal["start_journey"] = "start_journey"
+    journey_id: OpaqueId  # this journey's own id (its event stream); a client may have several
     client_id: OpaqueId
     therapist_id: OpaqueId
     prescriber_id: OpaqueId

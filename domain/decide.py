@@ -544,6 +544,7 @@ def decide(state: JourneyState | None, command: Command, now: datetime) -> Decis
             return _no(RejectionCode.NOT_STARTED, "this journey has not been started")
         return [
             ev.JourneyStarted(
+                journey_id=command.journey_id,
                 client_id=command.client_id,
                 therapist_id=command.therapist_id,
                 prescriber_id=command.prescriber_id,

@@ -40,6 +40,7 @@ class _Event(BaseModel):
 
 class JourneyStarted(_Event):
     type: Literal["journey_started"] = "journey_started"
+    journey_id: OpaqueId
     client_id: OpaqueId
     therapist_id: OpaqueId
     prescriber_id: OpaqueId

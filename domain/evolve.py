@@ -214,6 +214,7 @@ def evolve(state: JourneyState | None, event: Event) -> JourneyState:
         if not isinstance(event, ev.JourneyStarted):
             raise EvolveError("a journey's first event must be journey_started")
         return JourneyState(
+            journey_id=event.journey_id,
             client_id=event.client_id,
             therapist_id=event.therapist_id,
             prescriber_id=event.prescriber_id,

@@ -74,6 +74,7 @@ class LastDecision(_Frozen):
 
 
 class JourneyState(_Frozen):
+    journey_id: str
     client_id: str
     therapist_id: str
     prescriber_id: str

@@ -12,6 +12,7 @@ from domain.vocabulary import ClosedReason, Stage, Status
 class JourneyView(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    journey_id: str
     client_id: str
     therapist_id: str
     prescriber_id: str
@@ -32,6 +33,7 @@ def journey_view(state: JourneyState, now: AwareDatetime | None = None) -> Journ
     items = due(state)
     overdue = now is not None and any(item.at < now for item in items)
     return JourneyView(
+        journey_id=state.journey_id,
         client_id=state.client_id,
         therapist_id=state.therapist_id,
         prescriber_id=state.prescriber_id,

@@ -210,8 +210,9 @@ class JourneyWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
             batch = list(self._outbox)
+            assert self._state is not None
             request = AppendRequest(
-                stream_id=info.workflow_id,
+                stream_id=self._state.journey_id,
                 expected_version=self._stored_version,
                 events=batch,
                 workflow_id=info.workflow_id,

@@ -80,6 +80,7 @@ class Journey:
         self.do(
             "start_journey",
             OPS,
+            journey_id="j-1",
             client_id="cl-1",
             therapist_id="th-1",
             prescriber_id="rx-1",

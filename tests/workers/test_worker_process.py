@@ -104,6 +104,7 @@ async def start_journey(env: WorkflowEnvironment, task_queue: str) -> str:
     start = StartJourney(
         decision_id=f"start-{client_id}",
         actor=OPS,
+        journey_id=f"j-{client_id}",
         client_id=client_id,
         therapist_id="th-1",
         prescriber_id="rx-1",
@@ -141,7 +142,7 @@ async def test_two_worker_processes_share_the_queue_log_json_and_stop_cleanly(
                 "decide", DecisionRequest(command=pause), result_type=DecisionOutcome
             )
             assert outcome.view.status.value == "paused"
-            assert await event_store.stream_version(handle.id) == 2
+            assert await event_store.stream_version(f"j-{client_id}") == 2
         async with httpx.AsyncClient() as http:
             metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
         assert "temporal_" in metrics

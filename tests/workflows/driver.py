@@ -36,6 +36,7 @@ class Rejected(AssertionError):
 class Journey:
     handle: WorkflowHandle[JourneyWorkflow, Any]
     client_id: str
+    journey_id: str  # the journey's event stream
     env: WorkflowEnvironment
     decisions: list[str] = field(default_factory=list)
 
@@ -102,16 +103,19 @@ class JourneyDriver:
 
     async def terminate_all(self) -> None:
         """Leave no journey running for the next test (the time-skipping server is shared)."""
-        for handle in self.started:
-            description = await handle.describe()
+        for workflow_id in {h.id for h in self.started}:
+            latest = self.env.client.get_workflow_handle(workflow_id)
+            description = await latest.describe()
             if description.status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test finished")
+                await latest.terminate("test finished")
 
     async def start(self, client_id: str | None = None, **input_fields: Any) -> Journey:
         client_id = client_id or f"cl-{uuid.uuid4().hex[:10]}"
+        journey_id = f"j-{uuid.uuid4().hex[:12]}"
         start = StartJourney(
             decision_id=f"start-{client_id}",
             actor=OPS,
+            journey_id=journey_id,
             client_id=client_id,
             therapist_id="th-1",
             prescriber_id="rx-1",
@@ -123,4 +127,4 @@ class JourneyDriver:
             task_queue=self.task_queue,
         )
         self.started.append(handle)
-        return Journey(handle, client_id, self.env)
+        return Journey(handle, client_id, journey_id, self.env)

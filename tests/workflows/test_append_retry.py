@@ -43,7 +43,7 @@ async def test_a_retried_append_neither_duplicates_nor_loses_events(
     j = await journeys.start()
     await j.to_eligible()
     assert store_activities.attempts > store_activities.failures == 0
-    records = await event_store.read_stream(j.handle.id)
+    records = await event_store.read_stream(j.journey_id)
     assert len({r.event_id for r in records}) == len(records)
     state = await j.handle.query(JourneyWorkflow.state)
     assert state is not None and fold(parse_event(r.data) for r in records) == state

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
 from domain import fold, parse_event
 from eventstore import EventStore
-from tests.workflows.driver import JourneyDriver
+from tests.workflows.driver import OPS, JourneyDriver
 from workflows.journey import JourneyWorkflow
 
 
@@ -26,7 +29,7 @@ async def test_a_long_journey_continues_as_new_carrying_its_state(
     repeat = await j.decide("pause", decision_id="pause-6")
     assert repeat.events == ["journey_paused"]
     state = await latest.query(JourneyWorkflow.state)
-    records = await event_store.read_stream(j.handle.id)
+    records = await event_store.read_stream(j.journey_id)
     assert state is not None and fold(parse_event(r.data) for r in records) == state
     assert state.version == len(records) == 12
 
@@ -37,5 +40,23 @@ async def test_the_same_decision_sent_at_once_applies_once(
     j = await journeys.start()
     outcomes = await asyncio.gather(*(j.decide("pause", decision_id="same") for _ in range(5)))
     assert all(o == outcomes[0] for o in outcomes)
-    records = await event_store.read_stream(j.handle.id)
+    records = await event_store.read_stream(j.journey_id)
     assert [r.type for r in records].count("journey_paused") == 1
+
+
+async def test_a_client_may_start_a_new_journey_once_the_last_one_closed(
+    journeys: JourneyDriver, event_store: EventStore
+) -> None:
+    first = await journeys.start(client_id="cl-returning")
+    with pytest.raises(WorkflowAlreadyStartedError):
+        await journeys.start(client_id="cl-returning")
+    await first.decide("withdraw", OPS)
+    await first.handle.result()
+    second = await journeys.start(client_id="cl-returning")
+    await second.decide("pause")
+    assert second.journey_id != first.journey_id
+    assert await event_store.stream_version(first.journey_id) == 2
+    assert [r.type for r in await event_store.read_stream(second.journey_id)] == [
+        "journey_started",
+        "journey_paused",
+    ]

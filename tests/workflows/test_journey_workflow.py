@@ -14,8 +14,8 @@ from tests.workflows.driver import OPS, PRESCRIBER, VITALS, JourneyDriver, Rejec
 from workflows.journey import JourneyWorkflow
 
 
-async def stored_events(store: EventStore, client_id: str) -> list[Event]:
-    return [parse_event(r.data) for r in await store.read_stream(f"journey-{client_id}")]
+async def stored_events(store: EventStore, journey_id: str) -> list[Event]:
+    return [parse_event(r.data) for r in await store.read_stream(journey_id)]
 
 
 async def test_decisions_are_recorded_and_the_state_is_the_fold_of_the_store(
@@ -28,7 +28,7 @@ async def test_decisions_are_recorded_and_the_state_is_the_fold_of_the_store(
     )
     assert outcome.events == ["dosing_session_scheduled"]
     assert outcome.view.stage is Stage.DOSING and outcome.view.doses.authorized == 2
-    events = await stored_events(event_store, j.client_id)
+    events = await stored_events(event_store, j.journey_id)
     state = await j.handle.query(JourneyWorkflow.state)
     assert state is not None and fold(events) == state
     assert state.version == len(events) == outcome.view.version
@@ -39,14 +39,14 @@ async def test_a_rejection_is_answered_at_once_and_records_nothing(
 ) -> None:
     j = await journeys.start()
     await j.to_eligible()
-    before = await event_store.stream_version(f"journey-{j.client_id}")
+    before = await event_store.stream_version(j.journey_id)
     with pytest.raises(Rejected) as rejected:
         await j.decide("approve_medication", OPS, expires_at=await j.now() + timedelta(days=9))
     assert rejected.value.rejection.code is RejectionCode.FORBIDDEN_ROLE
     with pytest.raises(Rejected) as not_now:
         await j.decide("start_dosing", session_id="nope", vitals=VITALS, transport_confirmed=True)
     assert not_now.value.rejection.code is RejectionCode.INVALID
-    assert await event_store.stream_version(f"journey-{j.client_id}") == before
+    assert await event_store.stream_version(j.journey_id) == before
 
 
 async def test_a_repeated_decision_id_returns_the_first_answer_without_a_second_effect(
@@ -56,7 +56,7 @@ async def test_a_repeated_decision_id_returns_the_first_answer_without_a_second_
     first = await j.decide("pause", decision_id="pause-once")
     again = await j.decide("pause", decision_id="pause-once")
     assert again == first
-    events = await stored_events(event_store, j.client_id)
+    events = await stored_events(event_store, j.journey_id)
     assert [type(e).__name__ for e in events].count("JourneyPaused") == 1
 
 
@@ -70,10 +70,10 @@ async def test_timers_fire_what_is_due_and_pause_holds_them(
     sla = next(item for item in view.due if item.kind.value == "referral_sla")
     await j.decide("pause")
     await j.wait(days=15)
-    assert "due_reached" not in [e.type for e in await stored_events(event_store, j.client_id)]
+    assert "due_reached" not in [e.type for e in await stored_events(event_store, j.journey_id)]
     await j.decide("resume")
     await j.wait(minutes=1)
-    fired = [e for e in await stored_events(event_store, j.client_id) if isinstance(e, DueReached)]
+    fired = [e for e in await stored_events(event_store, j.journey_id) if isinstance(e, DueReached)]
     assert [(e.kind, e.due_at) for e in fired][:1] == [(sla.kind, sla.at)]
 
 
@@ -113,7 +113,7 @@ async def test_a_full_dose_with_its_monitoring_timer(
     assert done.view.stage is Stage.INTEGRATION
     kinds = [
         e.kind.value
-        for e in await stored_events(event_store, j.client_id)
+        for e in await stored_events(event_store, j.journey_id)
         if isinstance(e, DueReached)
     ]
     assert "session_reminder" in kinds and "monitoring_end" in kinds
@@ -130,5 +130,5 @@ async def test_the_append_can_run_as_a_regular_activity(
     history = await j.handle.fetch_history()
     assert any(e.HasField("activity_task_scheduled_event_attributes") for e in history.events)
     state = await j.handle.query(JourneyWorkflow.state)
-    events = await stored_events(event_store, j.client_id)
+    events = await stored_events(event_store, j.journey_id)
     assert state is not None and fold(events) == state

@@ -24,7 +24,7 @@ from workflows.journey import JourneyWorkflow
 
 
 async def stored(store: EventStore, j: Journey) -> list[Event]:
-    return [parse_event(r.data) for r in await store.read_stream(j.handle.id)]
+    return [parse_event(r.data) for r in await store.read_stream(j.journey_id)]
 
 
 async def fired(store: EventStore, j: Journey) -> list[DueKind]:
@@ -35,7 +35,7 @@ async def assert_store_is_the_workflow(store: EventStore, j: Journey) -> None:
     events = await stored(store, j)
     state = await j.handle.query(JourneyWorkflow.state)
     assert state is not None and fold(events) == state
-    assert [r.stream_version for r in await store.read_stream(j.handle.id)] == list(
+    assert [r.stream_version for r in await store.read_stream(j.journey_id)] == list(
         range(1, len(events) + 1)
     )
 
@@ -243,14 +243,14 @@ async def test_every_rejection_leaves_history_and_store_unchanged(
         ),  # integration owed
     ]
     for type_, actor, fields, code in attempts:
-        before = (await history_length(j), await event_store.stream_version(j.handle.id))
+        before = (await history_length(j), await event_store.stream_version(j.journey_id))
         with pytest.raises(Rejected) as rejected:
             if actor is None:
                 await j.decide(type_, **fields)
             else:
                 await j.decide(type_, actor, **fields)
         assert rejected.value.rejection.code is code, type_
-        after = (await history_length(j), await event_store.stream_version(j.handle.id))
+        after = (await history_length(j), await event_store.stream_version(j.journey_id))
         assert after == before, type_
     await j.decide("complete_integration")
     await dose(j, "s2")
@@ -275,8 +275,8 @@ async def test_every_rejection_leaves_history_and_store_unchanged(
     )
     assert high.events == ["dosing_session_held"] and high.view.doses.used == 2
     await j.wait(days=4)
-    before = (await history_length(j), await event_store.stream_version(j.handle.id))
+    before = (await history_length(j), await event_store.stream_version(j.journey_id))
     with pytest.raises(Rejected, match="expired"):
         await j.decide("start_dosing", session_id="s3", vitals=VITALS, transport_confirmed=True)
-    assert (await history_length(j), await event_store.stream_version(j.handle.id)) == before
+    assert (await history_length(j), await event_store.stream_version(j.journey_id)) == before
     await assert_store_is_the_workflow(event_store, j)
