@@ -9,6 +9,7 @@ COPY activities ./activities
 COPY workers ./workers
 COPY config ./config
 COPY projections ./projections
+COPY api ./api
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["carepath", "--help"]

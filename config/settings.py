@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     referral_url: str | None = None
     referral_token: str | None = None
 
+    # The clinicians' HTTP API, and where the CLI finds it.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_url: str = "http://127.0.0.1:8000"
+    api_token: str | None = None  # the CLI's bearer token
+    api_runs_projections: bool = True  # the API process keeps the read models current
+
     metrics_address: str | None = None  # host:port for the SDK's Prometheus metrics
 
     log_format: Literal["console", "json"] | None = None

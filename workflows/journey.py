@@ -198,6 +198,11 @@ class JourneyWorkflow:
     def state(self) -> JourneyState | None:
         return self._state
 
+    @workflow.query(name="outcome")
+    def outcome(self, decision_id: str) -> DecisionOutcome | None:
+        """The answer given to a recent decision (also after the journey closed)."""
+        return self._recent.get(decision_id)
+
     @workflow.query(name="due")
     def due_items(self) -> list[DueItem]:
         return due(self._state)

@@ -1,0 +1,1 @@
+"""The clinicians HTTP API (FastAPI) and the CLI client of it."""
