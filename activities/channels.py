@@ -6,6 +6,7 @@ import asyncio
 import smtplib
 from email.message import EmailMessage
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
@@ -24,6 +25,21 @@ class Channel(Protocol):
     async def send(self, to: str, subject: str, body: str, key: str) -> None: ...
 
 
+def message_id(key: str) -> str:
+    """The Message-ID for the message with idempotency key `key`: the same key, the same id.
+
+    Keys hold ':' (`<event id>:<role>:<template>:<recipient id>`), which RFC 5322 does not allow
+    in a msg-id; Python's email package then cuts the header at the first ':', so every message
+    caused by one event went out with the same broken id. Percent-encoding everything but
+    letters, digits, '-' and '_' gives a valid id that maps back to exactly one key.
+    """
+    return f"<{quote(key, safe='-_')}@carepath>"
+
+
+def _permanent(code: int) -> bool:
+    return 500 <= code < 600
+
+
 class SmtpChannel:
     name = "email"
 
@@ -35,17 +51,28 @@ class SmtpChannel:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
-            raise RejectedMessage("the mail server refused the recipient") from error
+            # 4xx (greylisting, mailbox busy) is temporary: only a 5xx refusal is for good.
+            if all(_permanent(code) for code, _ in error.recipients.values()):
+                raise RejectedMessage("the mail server refused the recipient") from error
+            raise ChannelError("the mail server deferred the recipient") from error
+        except smtplib.SMTPDataError as error:
+            if _permanent(error.smtp_code):
+                raise RejectedMessage("the mail server refused the message") from error
+            raise ChannelError("the mail server deferred the message") from error
         except (OSError, smtplib.SMTPException) as error:
             raise ChannelError(f"mail server unavailable: {type(error).__name__}") from error
 
     async def send(self, to: str, subject: str, body: str, key: str) -> None:
         message = EmailMessage()
         message["From"] = self._sender
-        message["To"] = to
+        try:
+            # Refuses a line break in an address (header injection) with ValueError.
+            message["To"] = to
+        except ValueError:
+            raise RejectedMessage("the address is not a valid header value") from None
         message["Subject"] = subject
-        # The idempotency key as Message-ID lets receivers drop a duplicate after a crash.
-        message["Message-ID"] = f"<{key}@carepath>"
+        # Derived from the idempotency key, it lets receivers drop a duplicate after a crash.
+        message["Message-ID"] = message_id(key)
         message.set_content(body)
         await asyncio.to_thread(self._send_blocking, message)
 
@@ -67,7 +94,10 @@ class SmsGatewayChannel:
                 )
         except httpx.HTTPError as error:
             raise ChannelError(f"SMS gateway unavailable: {type(error).__name__}") from error
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ChannelError(f"SMS gateway answered {response.status_code}")
-        if response.status_code >= 400:
-            raise RejectedMessage(f"SMS gateway refused the message ({response.status_code})")
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if 400 <= status < 500 and status not in (408, 429):
+            raise RejectedMessage(f"SMS gateway refused the message ({status})")
+        # 5xx, 408, 429, and 3xx (a redirect is not a send; httpx does not follow it): retry.
+        raise ChannelError(f"SMS gateway answered {status}")

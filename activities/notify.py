@@ -21,17 +21,28 @@ VALUES ($1, $2, $3, $4, 'sending')
 ON CONFLICT (idempotency_key) DO UPDATE SET attempts = notifications.attempts + 1
 RETURNING status
 """
-FINISH = "UPDATE notifications SET status = $2, channel = $3, finished_at = now() " \
-    "WHERE idempotency_key = $1"  # fmt: skip
-CLINICIAN = "SELECT display_name, email, phone FROM clinicians WHERE clinician_id = $1"
-OPS = "SELECT display_name, email, phone FROM clinicians WHERE role = 'ops' AND clinic_id = $1"
+FINISH = (
+    "UPDATE notifications SET status = $2, channel = $3, finished_at = now() "
+    "WHERE idempotency_key = $1"
+)
+CLINICIAN = "SELECT clinician_id, email, phone FROM clinicians WHERE clinician_id = $1"
+OPS = (
+    "SELECT clinician_id, email, phone FROM clinicians WHERE role = 'ops' AND clinic_id = $1 "
+    "ORDER BY clinician_id"
+)
 
 
 @dataclass(frozen=True)
 class Contact:
+    ref: str  # the person's opaque id: each one's message key is `<notice key>:<ref>`
     first_name: str | None
     email: str | None
     phone: str | None
+
+
+def _first_name(display_name: str | None) -> str | None:
+    words = display_name.split() if display_name else []
+    return words[0] if words else None  # a blank name is no name (not an IndexError)
 
 
 @dataclass(frozen=True)
@@ -57,11 +68,11 @@ class NotifyActivities:
             client = await get_client(self._pool, request.client_id)
             if client is None or client.erased:
                 return []
-            first = client.display_name.split()[0] if client.display_name else None
-            return [Contact(first, client.email, client.phone)]
+            name = _first_name(client.display_name)
+            return [Contact(request.client_id, name, client.email, client.phone)]
         query = OPS if notice.recipient is Recipient.OPS else CLINICIAN
         rows = await self._pool.fetch(query, notice.recipient_id)
-        return [Contact(None, row["email"], row["phone"]) for row in rows]
+        return [Contact(row["clinician_id"], None, row["email"], row["phone"]) for row in rows]
 
     def _channel_for(self, notice: Notice, contact: Contact) -> tuple[Channel, str] | None:
         sms, email = self._channels.get("sms"), self._channels.get("email")
@@ -84,8 +95,11 @@ class NotifyActivities:
         if status in ("sent", "skipped"):
             return NotificationOutcome(sent=False)
         contacts = await self._contacts(request)
+        # Several contacts (ops): a retry after an outage re-sends to those already reached, with
+        # the same per-person key so that receivers can drop the duplicate (at-least-once).
         channel_name: str | None = None
-        for n, contact in enumerate(contacts):
+        rejection: tuple[str, str] | None = None  # (channel, why) of a refused send
+        for contact in contacts:
             route = self._channel_for(notice, contact)
             if route is None:
                 continue
@@ -99,15 +113,21 @@ class NotifyActivities:
                 ui_base_url=self._messaging.ui_base_url,
             )
             try:
-                await channel.send(address, subject, body, f"{key}:{n}")
+                await channel.send(address, subject, body, f"{key}:{contact.ref}")
             except RejectedMessage as error:
-                await self._pool.execute(FINISH, key, "rejected", channel.name)
-                raise ApplicationError(
-                    str(error), type="InvalidMessage", non_retryable=True
-                ) from None
+                # One bad address must not keep the message from the other recipients.
+                rejection = (channel.name, str(error))
+                continue
             except ChannelError as error:
                 raise ApplicationError(str(error), type="ChannelUnavailable") from None
             channel_name = channel.name
+        if channel_name is None and rejection is not None:
+            await self._pool.execute(FINISH, key, "rejected", rejection[0])
+            raise ApplicationError(rejection[1], type="InvalidMessage", non_retryable=True)
+        if rejection is not None:
+            activity.logger.warning(
+                "notice refused for some recipients", extra={"template": notice.template.value}
+            )
         final = "sent" if channel_name else "skipped"  # skipped: no contact or no channel
         await self._pool.execute(FINISH, key, final, channel_name)
         activity.logger.info(

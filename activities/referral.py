@@ -15,6 +15,24 @@ from activities.messages import ReferralOutcome, ReferralRequest
 REFERRAL_REJECTED = "ReferralRejected"
 
 
+def _reference(response: httpx.Response) -> str | None:
+    """The partner's reference from an accepting answer, if it gave one we can read.
+
+    The referral is accepted whatever the body: failing here would retry (and re-send) an
+    accepted referral until the retries ran out and it was recorded as unreachable.
+    """
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    reference = body.get("reference") if isinstance(body, dict) else None
+    if isinstance(reference, bool) or not isinstance(reference, str | int):
+        return None
+    return str(reference)
+
+
 class ReferralActivities:
     def __init__(self, url: str | None, token: str | None = None, timeout: float = 15.0) -> None:
         self._url, self._token, self._timeout = url, token, timeout
@@ -35,17 +53,15 @@ class ReferralActivities:
             raise ApplicationError(
                 f"referral partner unavailable: {type(error).__name__}", type="PartnerUnavailable"
             ) from None
-        if response.status_code in (200, 201, 202, 409):  # 409: the partner already has it
-            reference = None
-            if response.headers.get("content-type", "").startswith("application/json"):
-                reference = response.json().get("reference")
-            return ReferralOutcome(accepted=True, partner_reference=reference)
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ApplicationError(
-                f"referral partner answered {response.status_code}", type="PartnerUnavailable"
-            )
+        status = response.status_code
+        if 200 <= status < 300 or status == 409:  # 409: the partner already has it
+            return ReferralOutcome(accepted=True, partner_reference=_reference(response))
+        if not 400 <= status < 500 or status in (408, 429):
+            # 5xx, 408, 429, and 3xx (a moved endpoint is an outage to fix, not a refusal of
+            # this client's referral): retry with backoff.
+            raise ApplicationError(f"referral partner answered {status}", type="PartnerUnavailable")
         raise ApplicationError(
-            f"the partner refused the referral ({response.status_code})",
+            f"the partner refused the referral ({status})",
             type=REFERRAL_REJECTED,
             non_retryable=True,
         )

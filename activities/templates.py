@@ -22,9 +22,14 @@ def _when(at: datetime | None) -> str:
 
 
 def render(
-    notice: Notice, *, first_name: str | None, journey_id: str, clinic: str, callback: str,
+    notice: Notice,
+    *,
+    first_name: str | None,
+    journey_id: str,
+    clinic: str,
+    callback: str,
     ui_base_url: str,
-) -> tuple[str, str]:  # fmt: skip
+) -> tuple[str, str]:
     """(subject, body) for a notice."""
     if notice.template in CLIENT_TEMPLATES:
         body = _CLIENT_TEXT[notice.template].format(

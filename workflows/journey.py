@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import ReferralSent
     from domain.notifications import Notice, notices
     from domain.view import JourneyView, journey_view
+    from workflows.details import current_details
     from workflows.messages import (
         Carried,
         DecisionOutcome,
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
     )
     from workflows.rejections import rejection_error
+    from workflows.search_attributes import values_for
 
 ENGINE = Actor(id="carepath", role=Role.SYSTEM)
 RECENT_DECISIONS_KEPT = 500
@@ -92,6 +94,7 @@ class JourneyWorkflow:
         self._effects: list[Notice | ReferralRequest] = []
         self._decisions_this_run = 0
         self._start_rejected: ApplicationError | None = None
+        self._published = ""
         if self._state is None:  # decided here, so updates that race the run see a journey
             try:
                 self._apply(input.start)
@@ -119,6 +122,7 @@ class JourneyWorkflow:
             )
         self._state = state
         self._outbox.extend(envelopes)
+        self._publish()
         self._decisions_this_run += 1
         if state is not None:
             for notice in notices(state, [(e.event_id, e.event) for e in envelopes]):
@@ -183,6 +187,18 @@ class JourneyWorkflow:
                 "input signal rejected",
                 extra={"decision": request.command.type, "error": type(error).__name__},
             )
+
+    def _publish(self) -> None:
+        """Keep the UI's search attributes and current details in step with the state."""
+        if self._state is None:
+            return
+        view = journey_view(self._state, workflow.now())
+        updates = values_for(self._state, view.overdue)
+        fingerprint = repr([(u.key.name, getattr(u, "value", None)) for u in updates])
+        if fingerprint != self._published:
+            workflow.upsert_search_attributes(updates)
+            self._published = fingerprint
+        workflow.set_current_details(current_details(view))
 
     # --- queries --------------------------------------------------------------------
 
@@ -351,6 +367,7 @@ class JourneyWorkflow:
                             append_mode=input.append_mode,
                         )
                     )
+                self._publish()
                 item = next_due(self._state)
                 version = self._state.version
                 if item is not None and item.at <= workflow.now():

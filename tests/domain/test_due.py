@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain import DueKind, RejectionCode, due, next_due
+from domain import DueKind, RejectionCode, due, is_overdue, next_due
 from domain.due import DueItem
 from tests.domain.journey import PRESCRIBER, SYSTEM, Journey
 
@@ -165,3 +165,18 @@ def test_paused_and_closed_journeys_have_nothing_due() -> None:
     assert due(j.state)
     j.do("withdraw")
     assert due(j.state) == []
+
+
+def test_overdue_when_a_time_has_passed_or_an_escalation_is_unresolved() -> None:
+    j = Journey().prepared()
+    assert not is_overdue(j.state, j.now)
+    j.dose("s1", integrate=False)  # 12 days later: the window has passed, nothing fired yet
+    assert is_overdue(j.state, j.now)
+    for item in [i for i in due(j.state) if i.at <= j.now]:
+        fire(j, item)
+    assert DueKind.INTEGRATION_OVERDUE not in kinds(j)
+    assert is_overdue(j.state, j.now)  # fired, still owed
+    j.do("complete_integration")
+    assert not is_overdue(j.state, j.now)
+    j.do("pause")
+    assert not is_overdue(j.state, j.now + timedelta(days=365))
