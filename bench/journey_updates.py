@@ -35,6 +35,7 @@ from eventstore.server import embedded_server
 from workers.binaries import find_binary
 from workers.temporal import DATA_CONVERTER
 from workers.worker import build_worker
+from workflows import search_attributes
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
 
@@ -85,6 +86,7 @@ async def main(journeys: int, updates: int, callers: int) -> list[dict[str, Any]
     env = await WorkflowEnvironment.start_local(
         data_converter=DATA_CONVERTER,
         dev_server_existing_path=find_binary("temporal"),
+        search_attributes=search_attributes.ALL,
         dev_server_database_filename=str(work / "temporal.db"),
         dev_server_extra_args=[
             "--sqlite-pragma",

@@ -195,7 +195,7 @@ class JourneyWorkflow:
         view = journey_view(self._state, workflow.now())
         updates = values_for(self._state, view.overdue)
         fingerprint = repr([(u.key.name, getattr(u, "value", None)) for u in updates])
-        if fingerprint != self._published:
+        if self._input.search_attributes and fingerprint != self._published:
             workflow.upsert_search_attributes(updates)
             self._published = fingerprint
         workflow.set_current_details(current_details(view))
@@ -365,6 +365,7 @@ class JourneyWorkflow:
                             carried=Carried(state=self._state, recent=self._recent),
                             decisions_per_run=input.decisions_per_run,
                             append_mode=input.append_mode,
+                            search_attributes=input.search_attributes,
                         )
                     )
                 self._publish()

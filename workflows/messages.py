@@ -35,9 +35,15 @@ class Carried(_Message):
 class JourneyInput(_Message):
     start: StartJourney
     carried: Carried | None = None
-    # Where the event append runs: a local activity (default, measured faster: bench/) or a
-    # regular activity (its own task, visible in the UI, retried by the server).
-    append_mode: Literal["local", "activity"] = "local"
+    # Where the event append runs. A regular activity (default) is scheduled only by a
+    # completed workflow task, so its events are in history and a retry appends exactly them.
+    # A local activity is faster (bench/journey_updates.py) but runs before its workflow task
+    # completes: if that task fails and is retried, the events are decided again with a new
+    # `workflow.now()` under the same ids, and the store refuses them (see docs/workflows.md).
+    append_mode: Literal["local", "activity"] = "activity"
+    # Upsert Carepath's search attributes (they must be registered on the server; the
+    # time-skipping test server cannot register them, so its tests turn this off).
+    search_attributes: bool = True
     # Continue-as-new after this many decisions in one run (well before Temporal's 2,000 updates).
     decisions_per_run: int = Field(default=1000, ge=2, le=1800)
 

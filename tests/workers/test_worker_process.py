@@ -12,19 +12,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from domain import Actor, Role
 from domain.commands import Pause, StartJourney
 from eventstore import EventStore
-from workers.binaries import find_binary
-from workers.temporal import DATA_CONVERTER
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
 
@@ -37,19 +34,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
-        dev_server_existing_path=find_binary("temporal"),
-        ui=False,
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 class WorkerProcess:

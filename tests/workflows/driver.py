@@ -122,7 +122,7 @@ class JourneyDriver:
         )
         handle = await self.env.client.start_workflow(
             JourneyWorkflow.run,
-            JourneyInput(start=start, **input_fields),
+            JourneyInput(start=start, **({"search_attributes": False} | input_fields)),
             id=journey_workflow_id(client_id),
             task_queue=self.task_queue,
         )
