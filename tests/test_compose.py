@@ -9,6 +9,10 @@ from typing import Any
 import yaml
 
 from config.settings import Settings
+from workers.cli import build_parser
+from workflows.search_attributes import ALL, cli_type
+
+CLI_COMMANDS = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
 
 ROOT = Path(__file__).parents[1]
 
@@ -21,7 +25,8 @@ def compose() -> dict[str, Any]:
 def test_images_are_pinned() -> None:
     for name, service in compose()["services"].items():
         if "image" in service:
-            assert re.search(r":\d+(\.\d+)*$", service["image"]), f"{name} image is not pinned"
+            tag = service["image"].rsplit(":", 1)[-1]
+            assert re.fullmatch(r"\d+(\.\d+)+[\w.-]*", tag), f"{name} image is not pinned"
 
 
 def test_carepath_env_names_are_settings() -> None:
@@ -34,7 +39,10 @@ def test_carepath_env_names_are_settings() -> None:
 
 def test_carepath_services_reach_the_servers_the_compose_defines() -> None:
     services = compose()["services"]
-    env = services["migrate"]["environment"]
+    for name in ("migrate", "worker", "api"):
+        assert services[name]["command"][0] == "carepath"
+        assert services[name]["command"][1] in CLI_COMMANDS, name
+    env = services["worker"]["environment"]
     host = env["CAREPATH_TEMPORAL_ADDRESS"].split(":")[0]
     assert host in services
     assert "@postgresql:5432/" in env["CAREPATH_DATABASE_URL"]
@@ -59,3 +67,22 @@ def test_the_image_installs_every_package() -> None:
     assert packages is not None
     for package in re.findall(r'"(\w+)"', packages.group(1)):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_admin_tools_create_exactly_the_search_attributes_the_workflow_uses() -> None:
+    script = (ROOT / "deploy/create-search-attributes.sh").read_text()
+    created = set(re.findall(r"^create (\w+) (\w+)$", script, re.MULTILINE))
+    assert created == {(key.name, cli_type(key)) for key in ALL}
+    mounted = compose()["services"]["temporal-admin-tools"]["volumes"][0]
+    assert mounted.startswith("./deploy/create-search-attributes.sh:")
+
+
+def test_workers_scale_and_the_api_is_published() -> None:
+    services = compose()["services"]
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker  # --scale worker=N works
+    api = services["api"]
+    assert api["environment"]["CAREPATH_API_HOST"] == "0.0.0.0"
+    port = api["environment"]["CAREPATH_API_PORT"]
+    assert f"127.0.0.1:{port}:{port}" in api["ports"]
+    assert Settings().api_port == int(port)

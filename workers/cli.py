@@ -1,4 +1,4 @@
-"""The `carepath` command. Later issues add the worker, the API and the client verbs."""
+"""The `carepath` command: the operator commands and the clinicians' client verbs."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def _worker(_: argparse.Namespace) -> int:
     return 0
 
 
+def _api(_: argparse.Namespace) -> int:
+    from api.server import main as serve
+
+    serve()
+    return 0
+
+
 def _projections(args: argparse.Namespace) -> int:
     from workers.projector import rebuild, run_projector
 
@@ -69,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply the event store's migrations").set_defaults(run=_migrate)
     worker = sub.add_parser("worker", help="run a Temporal worker (journeys and activities)")
     worker.set_defaults(run=_worker)
+    sub.add_parser("api", help="serve the clinicians' HTTP API").set_defaults(run=_api)
     projections = sub.add_parser("projections", help="read models: rebuild or keep them current")
     projections.add_argument("action", choices=["rebuild", "run"])
     projections.add_argument("--name", help="one projection (default: all)")
