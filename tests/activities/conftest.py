@@ -37,7 +37,7 @@ async def activities_database(
 @pytest_asyncio.fixture
 async def db_pool(activities_database: Pool) -> Pool:
     """The activity tests' database with no clients, clinicians or notifications in it."""
-    await activities_database.execute("TRUNCATE clients, clinicians, notifications")
+    await activities_database.execute("TRUNCATE clients, clinicians, notifications CASCADE")
     return activities_database
 
 

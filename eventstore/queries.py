@@ -1,0 +1,68 @@
+"""Read queries shared by ``EventStore`` and ``Subscription``, and row decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from eventstore.errors import EventStoreError
+from eventstore.pgtypes import Connection
+from eventstore.types import Checkpoint, RecordedEvent
+
+NOTIFY_CHANNEL = "carepath_events"
+
+_COLUMNS = """
+    event_id, event_type, schema_version, data, metadata, stream_id, stream_version,
+    global_position, transaction_id, recorded_at
+"""
+
+READ_STREAM_SQL = f"""
+SELECT {_COLUMNS}
+FROM events
+WHERE stream_id = $1 AND stream_version >= $2
+ORDER BY stream_version
+LIMIT $3
+"""
+
+# Gap-safe: see EventStore.read_all.
+READ_ALL_SQL = f"""
+SELECT {_COLUMNS}
+FROM events
+WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY transaction_id, global_position
+LIMIT $3
+"""
+
+
+async def read_all(conn: Connection, after: Checkpoint, limit: int) -> list[RecordedEvent]:
+    rows = await conn.fetch(READ_ALL_SQL, after.transaction_id, after.global_position, limit)
+    return to_events(rows)
+
+
+def to_events(rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:
+    """Rows of ``_COLUMNS`` as events. The schema guarantees the types, so no re-validation."""
+    events = []
+    for row in rows:
+        data, metadata = row["data"], row["metadata"]
+        if not (isinstance(data, dict) and isinstance(metadata, dict)):
+            raise EventStoreError(
+                "jsonb came back as text: create the pool with eventstore.open_pool, "
+                "or pass init=eventstore.init_connection"
+            )
+        events.append(
+            RecordedEvent.model_construct(
+                event_id=row["event_id"],
+                type=row["event_type"],
+                schema_version=row["schema_version"],
+                data=data,
+                metadata=metadata,
+                stream_id=row["stream_id"],
+                stream_version=row["stream_version"],
+                global_position=row["global_position"],
+                transaction_id=row["transaction_id"],
+                recorded_at=row["recorded_at"],
+            )
+        )
+    return events

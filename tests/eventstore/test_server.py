@@ -1,0 +1,65 @@
+"""Finding the database: a configured URL, or the embedded server under the data dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from config.settings import Settings
+from eventstore import EventStore, create_pool, database_url, run_migrations
+from eventstore.migrations import load_migrations
+from eventstore.server import embedded_server
+from tests.eventstore.helpers import new_event, stream_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_configured_url_is_used_as_is() -> None:
+    settings = Settings(database_url="postgresql://u@db.example/carepath")
+    assert database_url(settings) == "postgresql://u@db.example/carepath"
+
+
+async def test_the_embedded_server_starts_under_a_private_data_dir(tmp_path: Path) -> None:
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)  # the server's own user must still reach its data dir
+    settings = Settings(data_dir=private / "carepath", database_url=None)
+    try:
+        url = database_url(settings)
+        assert url.startswith("postgresql://postgres:@/postgres?host=/")
+        assert (settings.data_dir / "postgres" / "PG_VERSION").exists()
+        conn = await asyncpg.connect(url)
+        try:
+            assert await conn.fetchval("SELECT 1") == 1
+        finally:
+            await conn.close()
+
+        all_names = [migration.name for migration in load_migrations()]
+        assert await run_migrations(settings) == all_names
+        assert await run_migrations(settings) == []
+
+        pool = await create_pool(settings)
+        try:
+            result = await EventStore(pool).append(stream_id(), [new_event()], 0)
+            assert result.written
+        finally:
+            await pool.close()
+        assert database_url(settings) == url  # the running server is reused
+    finally:
+        embedded_server(settings.data_dir / "postgres").cleanup()
+
+
+def test_the_module_cli_migrates(db_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "eventstore", "migrate"],
+        cwd=ROOT,
+        env={**os.environ, "CAREPATH_DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "schema is up to date" in done.stdout
