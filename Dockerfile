@@ -10,6 +10,7 @@ COPY workers ./workers
 COPY config ./config
 COPY projections ./projections
 COPY api ./api
+COPY privacy ./privacy
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["carepath", "--help"]

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     metrics_address: str | None = None  # host:port for the SDK's Prometheus metrics
 
+    # Payload encryption: `id:base64key,...` (the last encrypts) or a key file; never in code.
+    # `carepath dev` creates a key file under the data dir when neither is set.
+    payload_keys: str | None = Field(default=None, repr=False)
+    payload_key_file: Path | None = None
+
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
 

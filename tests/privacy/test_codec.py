@@ -1,0 +1,91 @@
+"""Payload encryption: round trips, rotation, tampering, and what Temporal actually stores."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+
+from privacy import EncryptionCodec, PayloadTamperedError, UnknownKeyError
+from privacy.keys import KeyConfigError, add_key, generate_key_file, parse_keys, read_key_file
+
+
+def key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+CANARY = b'{"display_name": "Zelda Canary-Quist", "phone": "+1 555 0100 777"}'
+
+
+async def test_round_trip_hides_the_plaintext() -> None:
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    original = Payload(metadata={"encoding": b"json/plain"}, data=CANARY)
+    [sealed] = await codec.encode([original])
+    assert b"Zelda" not in sealed.SerializeToString()
+    assert sealed.metadata["encryption-key-id"] == b"k1"
+    assert await codec.decode([sealed]) == [original]
+
+
+async def test_a_rotated_out_key_still_decrypts_and_the_newest_encrypts() -> None:
+    old, new = key(), key()
+    [sealed_old] = await EncryptionCodec(parse_keys(f"k1:{old}")).encode(
+        [Payload(metadata={"encoding": b"json/plain"}, data=CANARY)]
+    )
+    rotated = EncryptionCodec(parse_keys(f"k1:{old},k2:{new}"))
+    assert (await rotated.decode([sealed_old]))[0].data == CANARY
+    [sealed_new] = await rotated.encode([Payload(data=b"x")])
+    assert sealed_new.metadata["encryption-key-id"] == b"k2"
+    with pytest.raises(UnknownKeyError):
+        await EncryptionCodec(parse_keys(f"k2:{new}")).decode([sealed_old])
+
+
+@pytest.mark.parametrize("where", ["ciphertext", "key_id"])
+async def test_a_tampered_payload_fails_loudly(where: str) -> None:
+    codec = EncryptionCodec(parse_keys(f"a:{key()},b:{key()}"))
+    [sealed] = await codec.encode([Payload(data=CANARY)])
+    if where == "ciphertext":
+        data = bytearray(sealed.data)
+        data[-1] ^= 1
+        sealed.data = bytes(data)
+    else:
+        sealed.metadata["encryption-key-id"] = b"a"  # claims the other key
+    with pytest.raises(PayloadTamperedError):
+        await codec.decode([sealed])
+
+
+async def test_unencrypted_payloads_pass_through_decode() -> None:
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b"1")
+    assert await codec.decode([plain]) == [plain]
+
+
+def test_key_files_are_private_and_rotate(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "payload-keys.json"
+    ring = generate_key_file(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert generate_key_file(path) == ring  # kept, not replaced
+    rotated = add_key(path, "k2")
+    assert rotated.current == "k2" and set(rotated.keys) == {"k1", "k2"}
+    assert read_key_file(path) == rotated
+    with pytest.raises(KeyConfigError, match="already in use"):
+        add_key(path, "k2")
+
+
+@pytest.mark.parametrize(
+    "spec", ["", "nokey", "k1:not-base64!!", f"k1:{base64.b64encode(b'short').decode()}"]
+)
+def test_bad_key_settings_are_clear_errors_without_the_key(spec: str) -> None:
+    with pytest.raises(KeyConfigError) as error:
+        parse_keys(spec)
+    assert "short" not in str(error.value) and "!!" not in str(error.value)
+
+
+def test_a_broken_key_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps({"keys": [{"id": "k1"}]}))
+    with pytest.raises(KeyConfigError, match="cannot read"):
+        read_key_file(path)
