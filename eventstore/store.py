@@ -68,7 +68,8 @@ SELECT
     (SELECT version FROM current_version) AS current_version,
     ARRAY(SELECT global_position FROM inserted ORDER BY stream_version) AS positions,
     (SELECT coalesce(jsonb_agg(existing ORDER BY ord), '[]') FROM existing) AS existing,
-    -- Delivered to listeners only if the transaction commits.
+    -- Delivered to listeners only if the transaction commits. PostgreSQL makes notifying
+    -- transactions commit one at a time (a server-wide lock held through the WAL flush).
     (SELECT pg_notify('{queries.NOTIFY_CHANNEL}', $1)
      FROM (SELECT FROM inserted LIMIT 1) AS any_inserted) AS notified
 """

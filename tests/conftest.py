@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -56,6 +58,26 @@ class DatabaseFactory:
             await conn.close()
 
 
+# Stops the test server and deletes its files once the test process is gone, even if it
+# was killed (SIGKILL, or a timeout's SIGTERM) before its fixtures could clean up.
+_WATCHDOG = """
+import os, pathlib, shutil, signal, sys, time
+import psutil
+sys.stdin.read()  # end of file: the test process has exited, one way or another
+root = pathlib.Path(sys.argv[1])
+try:
+    pid = int((root / "pgdata" / "postmaster.pid").read_text().split()[0])
+    if str(root) in " ".join(psutil.Process(pid).cmdline()):
+        os.kill(pid, signal.SIGINT)  # fast shutdown
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+except (OSError, ValueError, IndexError, psutil.Error):
+    pass  # already stopped (the usual case: the fixture stopped it)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
 @pytest_asyncio.fixture(scope="session")
 async def pg_server_uri() -> AsyncIterator[str]:
     """URI of a PostgreSQL server for this test session."""
@@ -64,6 +86,12 @@ async def pg_server_uri() -> AsyncIterator[str]:
         yield external
         return
     data_dir = Path(tempfile.mkdtemp(prefix="carepath-test-pg-"))
+    # Its own session: a Ctrl-C or a timeout's signal to our process group spares it.
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(data_dir)],
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+    )
     server = embedded_server(data_dir / "pgdata")
     try:
         uri: str = server.get_uri()
@@ -79,6 +107,9 @@ async def pg_server_uri() -> AsyncIterator[str]:
     finally:
         server.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
+        assert watchdog.stdin is not None
+        watchdog.stdin.close()
+        watchdog.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

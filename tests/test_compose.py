@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,15 @@ from config.settings import Settings
 from workers.cli import build_parser
 from workflows.search_attributes import ALL, cli_type
 
-CLI_COMMANDS = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+def cli_commands() -> set[str]:
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+CLI_COMMANDS = cli_commands()
 
 ROOT = Path(__file__).parents[1]
 

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_argument("action", choices=["rebuild", "run"])
     projections.add_argument("--name", help="one projection (default: all)")
     projections.set_defaults(run=_projections)
+    from api.cli import register as register_client_verbs
+
+    register_client_verbs(sub)
     return parser
 
 

@@ -39,7 +39,12 @@ def test_a_journey_starts_once() -> None:
     j = Journey().started()
     assert (
         j.reject(
-            "start_journey", OPS, journey_id="j-2", client_id="cl-1", therapist_id="th-1", prescriber_id="rx-1"
+            "start_journey",
+            OPS,
+            journey_id="j-2",
+            client_id="cl-1",
+            therapist_id="th-1",
+            prescriber_id="rx-1",
         ).code
         is RejectionCode.ALREADY_STARTED
     )
@@ -48,7 +53,12 @@ def test_a_journey_starts_once() -> None:
 def test_a_therapist_starts_only_their_own_clients() -> None:
     j = Journey()
     rejection = j.reject(
-        "start_journey", THERAPIST, journey_id="j-3", client_id="c", therapist_id="th-2", prescriber_id="rx-1"
+        "start_journey",
+        THERAPIST,
+        journey_id="j-3",
+        client_id="c",
+        therapist_id="th-2",
+        prescriber_id="rx-1",
     )
     assert rejection.code is RejectionCode.NOT_ASSIGNED
 

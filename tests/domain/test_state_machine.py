@@ -94,7 +94,12 @@ class Pathway(RuleBasedStateMachine):
     @rule(actor=ACTORS)
     def start_journey(self, actor: Actor) -> None:
         self.step(
-            "start_journey", actor, journey_id="j-1", client_id="cl-1", therapist_id="th-1", prescriber_id="rx-1"
+            "start_journey",
+            actor,
+            journey_id="j-1",
+            client_id="cl-1",
+            therapist_id="th-1",
+            prescriber_id="rx-1",
         )
 
     @rule(

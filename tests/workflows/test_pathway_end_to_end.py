@@ -204,15 +204,13 @@ async def test_safety_hold_and_pause_hold_dosing_until_lifted(
 
 
 async def history_length(j: Journey) -> int:
-    """History events other than workflow-task bookkeeping (the Java test server records a
-    rejected update's workflow task; the real server drops such speculative tasks)."""
+    """Updates accepted into history. A rejected update never is (its validator refuses it);
+    other events may still arrive meanwhile (notices sent for earlier decisions)."""
     history = await j.handle.fetch_history()
     return sum(
         1
         for e in history.events
-        if not e.HasField("workflow_task_scheduled_event_attributes")
-        and not e.HasField("workflow_task_started_event_attributes")
-        and not e.HasField("workflow_task_completed_event_attributes")
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
     )
 
 

@@ -1,0 +1,175 @@
+"""The audit trail: every decision (accepted or rejected) and every read of a journey.
+
+Accepted decisions come from the `audit_accepted` projection; rejected ones are written here to
+`audit_rejected` (they are not events); reads go to `access_log`. `GET /audit` shows them all,
+newest first, to ops. Ids, codes and plain-words reasons only.
+
+A rejection or a read that found no journey is filed under the workflow id
+(`journey-<client id>`) instead of a journey id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.auth import Clinician, CurrentClinician, require_ops
+from api.context import Api
+from api.models import AuditEntry, ErrorBody
+from domain import Rejection
+from domain.vocabulary import OpaqueId
+from eventstore.pgtypes import Pool
+from workflows.messages import journey_workflow_id
+
+router = APIRouter(tags=["audit"])
+
+ReadOutcome = Literal["ok", "forbidden", "not_found"]
+Resource = Literal["journey", "events", "caseload"]
+
+_RECORD_REJECTED = """
+INSERT INTO audit_rejected (journey_id, decision_id, decision_type, actor_id, actor_role,
+                            rejection_code, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+_RECORD_READ = """
+INSERT INTO access_log (journey_id, workflow_id, client_id, actor_id, actor_role, resource,
+                        outcome)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+_JOURNEYS_OF_CLIENT = """
+SELECT stream_id FROM events
+ WHERE event_type = 'journey_started' AND data->>'client_id' = $1
+"""
+_CLIENTS_OF_JOURNEYS = """
+SELECT stream_id, data->>'client_id' AS client_id FROM events
+ WHERE stream_id = ANY($1::text[]) AND stream_version = 1 AND event_type = 'journey_started'
+"""
+# $1: journeys to keep (NULL: all), $2: client id for reads (NULL: all), $3: actor (NULL: all),
+# $4: include decisions, $5: include reads, $6: limit, $7: before (NULL: now).
+_LIST = """
+SELECT * FROM (
+    SELECT 'decision' AS kind, decided_at AS at, journey_id, NULL::text AS client_id,
+           actor_id, actor_role, outcome, decision_id, decision_type, rejection_code, reason,
+           event_types, NULL::text AS read
+      FROM audit
+     WHERE $4 AND ($1::text[] IS NULL OR journey_id = ANY($1::text[]))
+       AND ($3::text IS NULL OR actor_id = $3)
+       AND ($7::timestamptz IS NULL OR decided_at < $7)
+    UNION ALL
+    SELECT 'read', read_at, journey_id, client_id, actor_id, actor_role, outcome, NULL, NULL,
+           NULL, NULL, ARRAY[]::text[], resource
+      FROM access_log
+     WHERE $5 AND ($2::text IS NULL OR client_id = $2)
+       AND ($3::text IS NULL OR actor_id = $3)
+       AND ($7::timestamptz IS NULL OR read_at < $7)
+) AS entries
+ORDER BY at DESC, kind
+LIMIT $6
+"""
+
+
+async def record_rejection(
+    pool: Pool,
+    clinician: Clinician,
+    *,
+    journey_id: str,
+    decision_id: str,
+    decision_type: str,
+    rejection: Rejection,
+) -> None:
+    await pool.execute(
+        _RECORD_REJECTED,
+        journey_id,
+        decision_id,
+        decision_type,
+        clinician.clinician_id,
+        clinician.role.value,
+        rejection.code.value,
+        rejection.reason,
+    )
+
+
+async def record_read(
+    pool: Pool,
+    clinician: Clinician,
+    *,
+    client_id: str | None,
+    journey_id: str | None,
+    resource: Resource,
+    outcome: ReadOutcome,
+) -> None:
+    await pool.execute(
+        _RECORD_READ,
+        journey_id,
+        journey_workflow_id(client_id) if client_id else None,
+        client_id,
+        clinician.clinician_id,
+        clinician.role.value,
+        resource,
+        outcome,
+    )
+
+
+def _client_of(journey_id: str | None, known: dict[str, str]) -> str | None:
+    if journey_id is None:
+        return None
+    if journey_id in known:
+        return known[journey_id]
+    prefix = journey_workflow_id("")
+    return journey_id.removeprefix(prefix) if journey_id.startswith(prefix) else None
+
+
+@router.get(
+    "/audit",
+    response_model=list[AuditEntry],
+    summary="The audit log: decisions and reads, newest first (ops only)",
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+)
+async def audit_log(
+    clinician: CurrentClinician,
+    api: Api,
+    client_id: Annotated[OpaqueId | None, Query(description="only this client")] = None,
+    clinician_id: Annotated[OpaqueId | None, Query(description="only this clinician")] = None,
+    kind: Annotated[Literal["decision", "read"] | None, Query()] = None,
+    before: Annotated[datetime | None, Query(description="older than this (paging)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntry]:
+    require_ops(clinician)
+    journeys: list[str] | None = None
+    if client_id is not None:
+        rows = await api.pool.fetch(_JOURNEYS_OF_CLIENT, client_id)
+        journeys = [row["stream_id"] for row in rows] + [journey_workflow_id(client_id)]
+    rows = await api.pool.fetch(
+        _LIST,
+        journeys,
+        client_id,
+        clinician_id,
+        kind in (None, "decision"),
+        kind in (None, "read"),
+        limit,
+        before,
+    )
+    unknown = sorted({r["journey_id"] for r in rows if r["client_id"] is None and r["journey_id"]})
+    known = {
+        r["stream_id"]: r["client_id"] for r in await api.pool.fetch(_CLIENTS_OF_JOURNEYS, unknown)
+    }
+    return [
+        AuditEntry(
+            kind=row["kind"],
+            at=row["at"],
+            journey_id=row["journey_id"],
+            client_id=row["client_id"] or _client_of(row["journey_id"], known),
+            actor_id=row["actor_id"],
+            actor_role=row["actor_role"],
+            outcome=row["outcome"],
+            decision_id=row["decision_id"],
+            decision_type=row["decision_type"],
+            rejection_code=row["rejection_code"],
+            reason=row["reason"],
+            event_types=list(row["event_types"] or []),
+            read=row["read"],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,450 @@
+"""`carepath journey|decide|caseload|audit|users`: a thin client of the clinicians' API.
+
+The API's address and token come from settings (`CAREPATH_API_URL`, `CAREPATH_API_TOKEN`).
+`--json` prints the API's JSON for scripts; otherwise plain text. Exit codes: 0 done, 1 refused
+(rejected, forbidden, not found, not authorised), 2 bad input, 3 API unreachable or failing.
+`users` talks to the database directly (it issues the tokens the API checks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from config.settings import Settings, get_settings
+
+OK, REFUSED, BAD_INPUT, UNREACHABLE = 0, 1, 2, 3
+HTTP_TIMEOUT = httpx.Timeout(45.0, connect=5.0)
+
+
+class CliError(Exception):
+    def __init__(self, code: int, message: str, body: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.body = body
+
+
+# --- talking to the API ---------------------------------------------------------------------
+
+
+def _exit_code(status: int) -> int:
+    if status in (400, 422):
+        return BAD_INPUT
+    if status >= 500:
+        return UNREACHABLE
+    return REFUSED
+
+
+def call(
+    settings: Settings,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    """The API's JSON answer; CliError for anything but success."""
+    if not settings.api_token:
+        raise CliError(BAD_INPUT, "no API token: set CAREPATH_API_TOKEN (see `users add`)")
+    headers = {"Authorization": f"Bearer {settings.api_token}"}
+    query = {k: v for k, v in (params or {}).items() if v is not None}
+    url = settings.api_url.rstrip("/")
+    try:
+        with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT, headers=headers) as http:
+            response = http.request(method, path, json=body, params=query)
+    except httpx.HTTPError as error:
+        raise CliError(
+            UNREACHABLE, f"the API is unreachable at {url} ({type(error).__name__})"
+        ) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {"detail": response.text[:200] or response.reason_phrase}
+    if response.is_success:
+        return answer
+    detail = answer.get("detail") if isinstance(answer, dict) else None
+    if response.status_code == 401:
+        detail = f"not authorised: {detail or 'the token is missing, unknown or revoked'}"
+    message = f"{detail or response.reason_phrase} ({response.status_code})"
+    body_out = answer if isinstance(answer, dict) else {"detail": answer}
+    raise CliError(
+        _exit_code(response.status_code), message, {"status": response.status_code, **body_out}
+    )
+
+
+# --- plain output -----------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(_cell(v) for v in value) or "-"
+    return str(value)
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = [headers, *cells]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def _journey_text(j: dict[str, Any]) -> str:
+    doses = j.get("doses") or {}
+    due = j.get("next_due")
+    last = j.get("last_decision")
+    pairs = [
+        ("client", j.get("client_id")),
+        ("journey", j.get("journey_id")),
+        ("stage", j.get("stage")),
+        ("status", j.get("status")),
+        ("closed", j.get("closed_reason")),
+        ("therapist", j.get("therapist_id")),
+        ("prescriber", j.get("prescriber_id")),
+        ("clinic", j.get("clinic_id")),
+        ("doses", f"{doses.get('used', 0)} used of {doses.get('authorized', 0)} authorized"),
+        ("next due", f"{due['kind']} at {due['at']}" if due else None),
+        ("overdue", "yes" if j.get("overdue") else "no"),
+        (
+            "last decision",
+            f"{last['type']} by {last['actor_id']} ({last['actor_role']}) at {last['at']}"
+            if last
+            else None,
+        ),
+    ]
+    return "\n".join(f"{k:<14}{_cell(v)}" for k, v in pairs)
+
+
+def _show(args: argparse.Namespace, answer: Any, text: Callable[[Any], str]) -> int:
+    print(json.dumps(answer, indent=2) if args.json else text(answer))
+    return OK
+
+
+# --- verbs ----------------------------------------------------------------------------------
+
+
+def _read_contact(source: str | None) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    try:
+        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        contact = json.loads(raw)
+    except (OSError, ValueError):
+        raise CliError(BAD_INPUT, "--contact must name a JSON file (or - for stdin)") from None
+    if not isinstance(contact, dict):
+        raise CliError(BAD_INPUT, "--contact must hold a JSON object")
+    return contact
+
+
+def _journey_start(args: argparse.Namespace) -> int:
+    body = {
+        "client_id": args.client,
+        "therapist_id": args.therapist,
+        "prescriber_id": args.prescriber,
+        "clinic_id": args.clinic,
+        "contact": _read_contact(args.contact),
+    }
+    answer = call(
+        get_settings(), "POST", "/journeys", body={k: v for k, v in body.items() if v is not None}
+    )
+    return _show(args, answer, lambda j: f"journey started\n{_journey_text(j)}")
+
+
+def _journey_show(args: argparse.Namespace) -> int:
+    answer = call(get_settings(), "GET", f"/journeys/{args.client}")
+    return _show(args, answer, _journey_text)
+
+
+def _events_text(timeline: dict[str, Any]) -> str:
+    rows = [
+        (e["version"], e["occurred_at"], e["type"], e["actor_id"], e["actor_role"])
+        for e in timeline["events"]
+    ]
+    head = f"journey {timeline['journey_id']} of client {timeline['client_id']}"
+    return f"{head}\n{table(rows, ['#', 'WHEN', 'EVENT', 'BY', 'ROLE'])}"
+
+
+def _journey_events(args: argparse.Namespace) -> int:
+    answer = call(get_settings(), "GET", f"/journeys/{args.client}/events")
+    return _show(args, answer, _events_text)
+
+
+def field_value(text: str) -> Any:
+    """JSON when it parses (numbers, lists, objects, true/false), else the string itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_fields(tokens: Sequence[str]) -> tuple[dict[str, Any], str | None, bool]:
+    """`--x-y v` pairs as fields {x_y: v}; also picks out --decision-id and --json."""
+    fields: dict[str, Any] = {}
+    decision_id: str | None = None
+    as_json = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--") or token == "--":
+            raise CliError(BAD_INPUT, f"expected a --field, got an extra value at position {i + 1}")
+        name, has_value, value = token[2:].partition("=")
+        i += 1
+        if not has_value:
+            if i < len(tokens) and not tokens[i].startswith("--"):
+                value = tokens[i]
+                i += 1
+            elif name == "json":
+                as_json = True
+                continue
+            else:
+                value = "true"
+        key = name.replace("-", "_")
+        if not key.isidentifier():
+            raise CliError(BAD_INPUT, f"--{name} is not a field name")
+        if key == "decision_id":
+            decision_id = value
+        elif key in fields:
+            raise CliError(BAD_INPUT, f"--{name} is given twice")
+        else:
+            fields[key] = field_value(value)
+    return fields, decision_id, as_json
+
+
+def _decision_text(answer: dict[str, Any]) -> str:
+    events = ", ".join(answer.get("events") or []) or "nothing new"
+    return (
+        f"accepted {answer['decision_id']}: recorded {events}\n"
+        f"stage {answer['stage']}, status {answer['status']}"
+    )
+
+
+def _decide(args: argparse.Namespace) -> int:
+    fields, decision_id, as_json = parse_fields(args.fields)
+    args.json = args.json or as_json
+    decision_id = decision_id or args.decision_id or f"d-{uuid.uuid4().hex[:16]}"
+    body = {**fields, "type": args.type, "decision_id": decision_id}
+    answer = call(get_settings(), "POST", f"/journeys/{args.client}/decisions", body=body)
+    return _show(args, answer, _decision_text)
+
+
+def _caseload_text(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "no journeys"
+    rows = [
+        (
+            e["client_id"],
+            e["stage"],
+            e["status"],
+            f"{e['doses_used']}/{e['doses_authorized']}",
+            e["next_due_kind"],
+            e["next_due_at"],
+            e["therapist_id"],
+            e["prescriber_id"],
+        )
+        for e in entries
+    ]
+    headers = ["CLIENT", "STAGE", "STATUS", "DOSES", "NEXT DUE", "AT", "THERAPIST", "PRESCRIBER"]
+    return table(rows, headers)
+
+
+def _caseload(args: argparse.Namespace) -> int:
+    params = {"clinician_id": args.clinician, "include_closed": "true" if args.all else None}
+    answer = call(get_settings(), "GET", "/caseload", params=params)
+    return _show(args, answer, _caseload_text)
+
+
+def _audit_text(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "nothing audited"
+    rows = [
+        (
+            e["at"],
+            e["kind"],
+            e["actor_id"],
+            e["actor_role"],
+            e["client_id"],
+            e["decision_type"] or e["read"],
+            e["outcome"],
+            e["reason"],
+        )
+        for e in entries
+    ]
+    return table(rows, ["AT", "KIND", "BY", "ROLE", "CLIENT", "WHAT", "OUTCOME", "REASON"])
+
+
+def _audit(args: argparse.Namespace) -> int:
+    params = {
+        "client_id": args.client,
+        "clinician_id": args.clinician,
+        "kind": args.kind,
+        "limit": args.limit,
+    }
+    answer = call(get_settings(), "GET", "/audit", params=params)
+    return _show(args, answer, _audit_text)
+
+
+def _with_pool(work: Callable[[Any], Any]) -> Any:
+    from eventstore import create_pool
+
+    async def run() -> Any:
+        try:
+            pool = await create_pool(get_settings())
+        except Exception as error:
+            raise CliError(
+                UNREACHABLE, f"the database is unreachable ({type(error).__name__})"
+            ) from None
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from api.users import add_user
+
+    clinician_id, token = _with_pool(
+        lambda pool: add_user(pool, args.name, args.role, args.clinic, args.email, args.phone)
+    )
+    answer = {
+        "clinician_id": clinician_id,
+        "role": args.role,
+        "clinic_id": args.clinic,
+        "token": token,
+    }
+    return _show(
+        args,
+        answer,
+        lambda a: (
+            f"clinician {a['clinician_id']} ({a['role']}, clinic {a['clinic_id']})\n"
+            f"token {a['token']}\n"
+            "The token is shown only this once: hand it to the clinician (CAREPATH_API_TOKEN)."
+        ),
+    )
+
+
+def _users_token(args: argparse.Namespace) -> int:
+    from api.users import issue_token
+
+    try:
+        token = _with_pool(lambda pool: issue_token(pool, args.clinician_id))
+    except LookupError:
+        raise CliError(REFUSED, "no such clinician") from None
+    answer = {"clinician_id": args.clinician_id, "token": token}
+    return _show(args, answer, lambda a: f"token {a['token']}\nShown only this once.")
+
+
+def _users_revoke(args: argparse.Namespace) -> int:
+    from api.users import revoke_tokens
+
+    count = _with_pool(lambda pool: revoke_tokens(pool, args.clinician_id))
+    answer = {"clinician_id": args.clinician_id, "revoked": count}
+    return _show(args, answer, lambda a: f"revoked {a['revoked']} token(s)")
+
+
+def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except CliError as error:
+            if getattr(args, "json", False):
+                print(json.dumps(error.body or {"detail": error.message}, indent=2))
+            print(f"carepath: {error.message}", file=sys.stderr)
+            return error.code
+
+    return guarded
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the API client's verbs to the `carepath` command's subparsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+
+    journey = subparsers.add_parser("journey", help="start a client's journey, or read it")
+    verbs = journey.add_subparsers(dest="journey_command", required=True)
+    start = verbs.add_parser("start", parents=[common], help="start a client's journey")
+    start.add_argument("client", help="the client's opaque id")
+    start.add_argument("--therapist", required=True, help="the therapist's clinician id")
+    start.add_argument("--prescriber", required=True, help="the prescriber's clinician id")
+    start.add_argument("--clinic", help="default: your clinic")
+    start.add_argument(
+        "--contact",
+        metavar="FILE",
+        help="a JSON file (- for stdin) with display_name, email, phone: kept apart from events",
+    )
+    start.set_defaults(run=_guarded(_journey_start))
+    show = verbs.add_parser("show", parents=[common], help="the journey: stage, status, due")
+    show.add_argument("client")
+    show.set_defaults(run=_guarded(_journey_show))
+    events = verbs.add_parser("events", parents=[common], help="the journey's event timeline")
+    events.add_argument("client")
+    events.set_defaults(run=_guarded(_journey_events))
+
+    decide = subparsers.add_parser(
+        "decide",
+        parents=[common],
+        help="make a decision on a client's journey",
+        description="Fields as --name value (JSON when it parses), e.g. "
+        "`carepath decide cl-1 record_screening --instrument phq9 --answers [1,2,1,0,0,1,2,1,0]`",
+    )
+    decide.add_argument("client")
+    decide.add_argument("type", help="the decision, e.g. record_screening, pause")
+    decide.add_argument("--decision-id", help="repeat one to retry safely (default: a new one)")
+    decide.add_argument("fields", nargs=argparse.REMAINDER, help="--field value ...")
+    decide.set_defaults(run=_guarded(_decide))
+
+    caseload = subparsers.add_parser("caseload", parents=[common], help="your journeys")
+    caseload.add_argument("--clinician", help="ops: this clinician's journeys")
+    caseload.add_argument("--all", action="store_true", help="closed journeys too")
+    caseload.set_defaults(run=_guarded(_caseload))
+
+    audit = subparsers.add_parser("audit", parents=[common], help="the audit log (ops)")
+    audit.add_argument("--client")
+    audit.add_argument("--clinician")
+    audit.add_argument("--kind", choices=["decision", "read"])
+    audit.add_argument("--limit", type=int, default=50)
+    audit.set_defaults(run=_guarded(_audit))
+
+    users = subparsers.add_parser("users", help="clinicians and their API tokens")
+    user_verbs = users.add_subparsers(dest="users_command", required=True)
+    add = user_verbs.add_parser("add", parents=[common], help="register a clinician, issue a token")
+    add.add_argument("name", help="the clinician's name (kept in the clinicians table only)")
+    add.add_argument("--role", required=True, choices=["therapist", "prescriber", "ops"])
+    add.add_argument("--clinic", default="default")
+    add.add_argument("--email")
+    add.add_argument("--phone")
+    add.set_defaults(run=_guarded(_users_add))
+    token = user_verbs.add_parser("token", parents=[common], help="issue another token")
+    token.add_argument("clinician_id")
+    token.set_defaults(run=_guarded(_users_token))
+    revoke = user_verbs.add_parser("revoke", parents=[common], help="revoke a clinician's tokens")
+    revoke.add_argument("clinician_id")
+    revoke.set_defaults(run=_guarded(_users_revoke))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (`python -m api.cli ...`), until `carepath` registers these verbs."""
+    parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""What every route needs, held on `app.state`: settings, the Temporal client, the pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from temporalio.client import Client, WorkflowHandle
+
+from config.settings import Settings
+from eventstore import EventStore
+from eventstore.pgtypes import Pool
+from workflows.messages import journey_workflow_id
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    temporal: Client
+    pool: Pool
+
+    @property
+    def store(self) -> EventStore:
+        return EventStore(self.pool, max_event_bytes=self.settings.max_event_bytes)
+
+    def journey(self, client_id: str) -> WorkflowHandle[Any, Any]:
+        """The handle of the client's journey workflow (its latest run)."""
+        return self.temporal.get_workflow_handle(journey_workflow_id(client_id))
+
+
+def services(request: Request) -> Services:
+    api: Services = request.app.state.services
+    return api
+
+
+Api = Annotated[Services, Depends(services)]

@@ -1,0 +1,195 @@
+"""Decisions: one route for every decision of the pathway's vocabulary.
+
+The body is `{type, decision_id, ...that decision's fields}`; the actor is the clinician of the
+token, never the body. The decision goes to the journey workflow as the update `decide`, with
+the decision id as the update id: a repeat returns the first answer and does nothing more, also
+after the journey has closed (answered then from the workflow's `outcome` query).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import typing
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.audit import record_rejection
+from api.auth import Clinician, CurrentClinician
+from api.context import Api, Services
+from api.errors import ApiError, from_validation_error, log
+from api.journeys import ERRORS, QUERY_TIMEOUT, ClientId, query_view
+from api.models import DecisionAnswer
+from domain import Command, Rejection, RejectionCode, Role
+from domain.commands import StartJourney
+from domain.view import JourneyView
+from workflows.messages import DecisionOutcome, DecisionRequest, journey_workflow_id
+from workflows.rejections import rejection_from_error
+
+router = APIRouter(tags=["decisions"])
+
+COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
+# How long a decision may take before the caller is told to repeat it (same decision id).
+DECISION_TIMEOUT = 30.0
+_NOT_DECISIONS = {StartJourney}  # started by POST /journeys
+
+
+def _body_model(command: type[BaseModel]) -> type[BaseModel]:
+    """The command as clinicians send it: every field but `actor`, and `type` required."""
+    fields: dict[str, Any] = {}
+    for name, field in command.model_fields.items():
+        if name == "actor":
+            continue
+        if name == "type":
+            fields[name] = (field.annotation, Field(description="the decision"))
+        else:
+            fields[name] = Annotated[field.annotation, field]
+    model: type[BaseModel] = create_model(
+        f"{command.__name__}Decision",
+        __config__=ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True),
+        __doc__=command.__doc__ or f"The decision `{command.model_fields['type'].default}`.",
+        **fields,
+    )
+    return model
+
+
+def _type_of(model: type[BaseModel]) -> str:
+    tag: str = typing.get_args(model.model_fields["type"].annotation)[0]
+    return tag
+
+
+_COMMANDS: tuple[type[BaseModel], ...] = typing.get_args(typing.get_args(Command)[0])
+BODY_MODELS = tuple(_body_model(c) for c in _COMMANDS if c not in _NOT_DECISIONS)
+DECISION_TYPES = frozenset(_type_of(m) for m in BODY_MODELS)
+
+if TYPE_CHECKING:
+    DecisionBody = BaseModel
+else:
+    DecisionBody = Annotated[typing.Union[BODY_MODELS], Field(discriminator="type")]  # noqa: UP007
+
+
+def _command(body: BaseModel, clinician: Clinician) -> Command:
+    try:
+        return COMMAND.validate_python({**body.model_dump(), "actor": clinician.actor})
+    except ValidationError as error:
+        raise from_validation_error(error) from None
+
+
+class _Decision:
+    """One decision on one client's journey, audited when it is refused."""
+
+    def __init__(self, api: Services, clinician: Clinician, client_id: str, command: Command):
+        self.api = api
+        self.clinician = clinician
+        self.command = command
+        self.handle: WorkflowHandle[Any, Any] = api.journey(client_id)
+        self.journey_id = journey_workflow_id(client_id)  # until the journey is known
+
+    async def refuse(self, rejection: Rejection) -> ApiError:
+        await record_rejection(
+            self.api.pool,
+            self.clinician,
+            journey_id=self.journey_id,
+            decision_id=self.command.decision_id,
+            decision_type=self.command.type,
+            rejection=rejection,
+        )
+        log.info(
+            "decision rejected",
+            decision=self.command.type,
+            code=rejection.code.value,
+            journey_id=self.journey_id,
+        )
+        return ApiError.from_rejection(rejection)
+
+    async def make(self) -> DecisionOutcome:
+        view = await query_view(self.handle)
+        if view is None:
+            raise await self.refuse(
+                Rejection(code=RejectionCode.NOT_STARTED, reason="this client has no journey")
+            )
+        self.journey_id = view.journey_id
+        if self.clinician.role is Role.OPS and view.clinic_id != self.clinician.clinic_id:
+            elsewhere = "this client is not in your clinic"
+            raise await self.refuse(Rejection(code=RejectionCode.NOT_ASSIGNED, reason=elsewhere))
+        try:
+            outcome: DecisionOutcome = await asyncio.wait_for(
+                self.handle.execute_update(
+                    "decide",
+                    DecisionRequest(command=self.command),
+                    id=self.command.decision_id,
+                    result_type=DecisionOutcome,
+                ),
+                timeout=DECISION_TIMEOUT,
+            )
+        except WorkflowUpdateFailedError as error:
+            rejection = rejection_from_error(error)
+            if rejection is None:
+                log.error("decision failed", decision=self.command.type, cause=_cause(error))
+                raise ApiError(500, "the decision could not be made") from None
+            raise await self.refuse(rejection) from None
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return await self._after_close(view)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise ApiError(
+                503, "the decision is still pending: repeat it with the same decision_id"
+            ) from None
+        return outcome
+
+    async def _after_close(self, view: JourneyView) -> DecisionOutcome:
+        """The workflow has completed: the first answer to a repeat, else the journey is closed."""
+        first: DecisionOutcome | None = await self.handle.query(
+            "outcome",
+            self.command.decision_id,
+            result_type=DecisionOutcome | None,  # type: ignore[arg-type]
+            rpc_timeout=QUERY_TIMEOUT,
+        )
+        if first is not None:
+            return first
+        latest = await query_view(self.handle) or view
+        closed = latest.closed_reason.value if latest.closed_reason else "ended"
+        raise await self.refuse(
+            Rejection(
+                code=RejectionCode.CLOSED,
+                reason=f"this journey is closed ({closed}): it accepts no more decisions",
+            )
+        )
+
+
+def _cause(error: BaseException) -> str:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return type(error).__name__
+
+
+@router.post(
+    "/journeys/{client_id}/decisions",
+    response_model=DecisionAnswer,
+    summary="Make a decision on a client's journey (any decision of the pathway)",
+    description=(
+        "The body is the decision: its `type`, a `decision_id` you make (repeat it to retry: "
+        "the first answer comes back and nothing happens twice) and that decision's fields. "
+        "The actor is the clinician of the token. A decision the pathway refuses is answered "
+        "with its reason in plain words: 403 (role or assignment), 404 (no journey), 409 (not "
+        "now, or closed), 422 (values that cannot be right)."
+    ),
+    responses=ERRORS,
+)
+async def make_decision(
+    client_id: ClientId,
+    body: Annotated[DecisionBody, Body()],
+    clinician: CurrentClinician,
+    api: Api,
+) -> DecisionAnswer:
+    command = _command(body, clinician)
+    outcome = await _Decision(api, clinician, client_id, command).make()
+    return DecisionAnswer.from_outcome(outcome)

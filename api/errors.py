@@ -1,0 +1,169 @@
+"""Error answers in plain words: rejections by status, validation errors without the input.
+
+Every error body is JSON with a `detail` in plain words. A domain rejection adds its `code`; a
+malformed request adds `errors` (where, and what is wrong), never the values sent, which may
+hold health data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from domain import Rejection, RejectionCode
+
+# Resolved at each use, so that it follows `configure_logging` (JSON, PHI dropped).
+log = structlog.stdlib.get_logger("carepath.api")
+
+STATUS_BY_CODE: dict[RejectionCode, int] = {
+    RejectionCode.FORBIDDEN_ROLE: 403,
+    RejectionCode.NOT_ASSIGNED: 403,
+    RejectionCode.INVALID: 422,
+    RejectionCode.NOT_STARTED: 404,
+    RejectionCode.NOT_ALLOWED_NOW: 409,
+    RejectionCode.CLOSED: 409,
+    RejectionCode.ALREADY_STARTED: 409,
+}
+
+UNAVAILABLE = "the workflow service is unavailable: try again shortly"
+
+
+class ApiError(Exception):
+    """An answer other than success, with its status and plain-words detail."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.errors = errors
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def from_rejection(cls, rejection: Rejection) -> ApiError:
+        return cls(STATUS_BY_CODE[rejection.code], rejection.reason, code=rejection.code.value)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.code is not None:
+            body["code"] = self.code
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}")
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """Where the error is; a key that does not look like a field name is not repeated."""
+    parts = [
+        str(part) if isinstance(part, int) or _FIELD_NAME.fullmatch(str(part)) else "(a key)"
+        for part in loc
+    ]
+    return ".".join(parts) or "body"
+
+
+def _plain_message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    loc = tuple(error.get("loc") or ())
+    if kind == "union_tag_invalid":
+        expected = ctx.get("expected_tags", "the documented ones")
+        return f"not a known value; expected one of {expected}"
+    if kind == "union_tag_not_found":
+        return f"the field {ctx.get('discriminator', 'type')} is required"
+    if kind == "extra_forbidden" and loc and loc[-1] == "actor":
+        return "the actor is the clinician of the bearer token: do not send it"
+    if kind == "extra_forbidden":
+        return "this field is not part of the request"
+    message = str(error.get("msg", "not valid"))
+    value = error.get("input")  # pydantic's messages name limits, not inputs; make sure
+    if isinstance(value, str) and len(value) >= 3 and value in message:
+        message = message.replace(value, "the given value")
+    return message
+
+
+def plain_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Where and what is wrong, in words that never repeat the values sent."""
+    return [
+        {"loc": _location(error.get("loc") or ()), "msg": _plain_message(error)} for error in errors
+    ]
+
+
+def invalid_request(errors: Iterable[Mapping[str, Any]]) -> ApiError:
+    listed = plain_errors(errors)
+    summary = "; ".join(f"{e['loc']}: {e['msg']}" for e in listed[:5]) or "the request"
+    return ApiError(422, f"the request is not valid ({summary})", errors=listed)
+
+
+def from_validation_error(error: ValidationError) -> ApiError:
+    return invalid_request(error.errors(include_input=False, include_url=False))
+
+
+def _json(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers or None)
+
+
+async def _api_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return _json(error)
+
+
+async def _request_validation(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [_strip_body_tag(e) for e in error.errors()]
+    return _json(invalid_request(errors))
+
+
+def _strip_body_tag(error: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`body.record_screening.answers` reads better as `body.answers`."""
+    loc = tuple(error.get("loc") or ())
+    if len(loc) >= 2 and loc[0] == "body" and isinstance(loc[1], str) and loc[1].islower():
+        from api.decisions import DECISION_TYPES
+
+        if loc[1] in DECISION_TYPES:
+            return {**error, "loc": ("body", *loc[2:])}
+    return error
+
+
+async def _temporal_unavailable(_: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, RPCError):
+        log.warning("temporal call failed", rpc_status=error.status.name)
+    else:
+        log.warning("temporal call timed out", error=type(error).__name__)
+    return _json(ApiError(HTTPStatus.SERVICE_UNAVAILABLE, UNAVAILABLE))
+
+
+async def _runtime_error(request: Request, error: Exception) -> JSONResponse:
+    """The Temporal client reports a lost connection as a RuntimeError ("Failed client connect")."""
+    if "client connect" in str(error):
+        return await _temporal_unavailable(request, error)
+    log.error("request failed", error=type(error).__name__)
+    return _json(ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "the request could not be served"))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(RPCError, _temporal_unavailable)
+    app.add_exception_handler(RPCTimeoutOrCancelledError, _temporal_unavailable)
+    app.add_exception_handler(RuntimeError, _runtime_error)

@@ -1,0 +1,197 @@
+"""The API's request and response bodies. Ids and codes; contact details only on the way in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain import ClosedReason, DueKind, Protocol, Role, Stage, Status
+from domain.view import JourneyView
+from domain.vocabulary import OpaqueId
+from workflows.messages import DecisionOutcome
+
+
+class _In(BaseModel):
+    # hide_input_in_errors: a validation error never carries what was sent.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class Contact(_In):
+    """The client's contact details: stored apart from the journey's events, erasable."""
+
+    display_name: Text | None = None
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)] | None = None
+    phone: Annotated[str, StringConstraints(min_length=3, max_length=40)] | None = None
+
+
+class StartJourneyBody(_In):
+    client_id: OpaqueId
+    therapist_id: OpaqueId
+    prescriber_id: OpaqueId
+    clinic_id: OpaqueId | None = Field(default=None, description="default: the caller's clinic")
+    protocol: Protocol | None = Field(default=None, description="default: the current protocol")
+    contact: Contact | None = None
+
+
+class Doses(_Out):
+    authorized: int
+    used: int
+    remaining: int
+
+
+class Due(_Out):
+    kind: DueKind
+    at: datetime
+    ref: str
+
+
+class LastDecision(_Out):
+    type: str
+    decision_id: str | None
+    actor_id: str
+    actor_role: Role
+    at: datetime
+
+
+class Journey(_Out):
+    """A journey as clinicians see it: where it is, what is due, the doses, the last decision."""
+
+    journey_id: str
+    client_id: str
+    therapist_id: str
+    prescriber_id: str
+    clinic_id: str
+    stage: Stage
+    status: Status
+    closed_reason: ClosedReason | None
+    doses: Doses
+    due: list[Due]
+    next_due: Due | None
+    overdue: bool
+    last_decision: LastDecision | None
+    version: int
+    protocol_version: str
+
+    @classmethod
+    def fields_from(cls, view: JourneyView) -> dict[str, Any]:
+        due = [Due(kind=item.kind, at=item.at, ref=item.ref) for item in view.due]
+        last = view.last_decision
+        return {
+            "journey_id": view.journey_id,
+            "client_id": view.client_id,
+            "therapist_id": view.therapist_id,
+            "prescriber_id": view.prescriber_id,
+            "clinic_id": view.clinic_id,
+            "stage": view.stage,
+            "status": view.status,
+            "closed_reason": view.closed_reason,
+            "doses": Doses(
+                authorized=view.doses.authorized,
+                used=view.doses.used,
+                remaining=view.doses.authorized - view.doses.used,
+            ),
+            "due": due,
+            "next_due": due[0] if due else None,
+            "overdue": view.overdue,
+            "last_decision": None
+            if last is None
+            else LastDecision(
+                type=last.type,
+                decision_id=last.decision_id,
+                actor_id=last.actor.id,
+                actor_role=last.actor.role,
+                at=last.at,
+            ),
+            "version": view.version,
+            "protocol_version": view.protocol_version,
+        }
+
+    @classmethod
+    def from_view(cls, view: JourneyView) -> Journey:
+        return cls(**cls.fields_from(view))
+
+
+class DecisionAnswer(Journey):
+    """The journey after the decision, with the decision's id and the events it recorded."""
+
+    decision_id: str
+    events: list[str]
+
+    @classmethod
+    def from_outcome(cls, outcome: DecisionOutcome) -> DecisionAnswer:
+        return cls(
+            **cls.fields_from(outcome.view),
+            decision_id=outcome.decision_id,
+            events=list(outcome.events),
+        )
+
+
+class TimelineEvent(_Out):
+    position: int
+    version: int
+    type: str
+    data: dict[str, Any]
+    actor_id: str | None
+    actor_role: str | None
+    decision_id: str | None
+    occurred_at: datetime | None
+    recorded_at: datetime
+
+
+class Timeline(_Out):
+    client_id: str
+    journey_id: str
+    events: list[TimelineEvent]
+
+
+class CaseloadEntry(_Out):
+    journey_id: str
+    client_id: str
+    therapist_id: str
+    prescriber_id: str
+    clinic_id: str
+    stage: Stage
+    status: Status
+    closed_reason: ClosedReason | None
+    doses_authorized: int
+    doses_used: int
+    next_due_kind: DueKind | None
+    next_due_at: datetime | None
+    version: int
+    updated_at: datetime
+
+
+class AuditEntry(_Out):
+    kind: Literal["decision", "read"]
+    at: datetime
+    journey_id: str | None
+    client_id: str | None
+    actor_id: str
+    actor_role: str
+    outcome: str = Field(description="decisions: accepted or rejected; reads: ok, forbidden, …")
+    decision_id: str | None = None
+    decision_type: str | None = None
+    rejection_code: str | None = None
+    reason: str | None = None
+    event_types: list[str] = []
+    read: str | None = Field(default=None, description="reads: what was read")
+
+
+class Health(_Out):
+    temporal: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+
+
+class ErrorBody(_Out):
+    detail: str
+    code: str | None = None
+    errors: list[dict[str, str]] | None = None

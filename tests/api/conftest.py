@@ -1,0 +1,179 @@
+"""The API against real services: the Temporal time-skipping test server with a worker per test
+(its own task queue), a fresh PostgreSQL database per test, and the app over ASGI.
+
+`api` holds five clinicians registered with real tokens: ops, two therapists, two prescribers,
+all in the clinic "default".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.context import Services
+from api.journeys import workflow_status
+from api.users import add_user
+from config.settings import Settings
+from eventstore.pgtypes import Pool
+from projections import ProjectionRunner, all_projections
+from workers.binaries import find_binary
+from workers.temporal import DATA_CONVERTER
+from workers.worker import build_worker
+from workflows import search_attributes
+from workflows.messages import journey_workflow_id
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER,
+        test_server_existing_path=find_binary("temporal-test-server"),
+    )
+    # The journey workflow keeps Carepath's search attributes current: define them first.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type)
+                for key in search_attributes.ALL
+            },
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@dataclass(frozen=True)
+class User:
+    clinician_id: str
+    token: str
+    role: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    env: WorkflowEnvironment
+    pool: Pool
+    settings: Settings
+    ops: User
+    th: User
+    th2: User
+    rx: User
+    rx2: User
+    clients: set[str] = field(default_factory=set)
+
+    def new_client(self) -> str:
+        client_id = f"cl-{uuid.uuid4().hex[:10]}"
+        self.clients.add(client_id)
+        return client_id
+
+    async def start(
+        self,
+        user: User | None = None,
+        client_id: str | None = None,
+        *,
+        therapist: User | None = None,
+        prescriber: User | None = None,
+        **extra: Any,
+    ) -> httpx.Response:
+        client_id = client_id or self.new_client()
+        self.clients.add(client_id)
+        body = {
+            "client_id": client_id,
+            "therapist_id": (therapist or self.th).clinician_id,
+            "prescriber_id": (prescriber or self.rx).clinician_id,
+            **extra,
+        }
+        return await self.http.post("/journeys", json=body, headers=(user or self.ops).headers)
+
+    async def started(self, user: User | None = None, **kwargs: Any) -> str:
+        """A new journey's client id."""
+        response = await self.start(user, **kwargs)
+        assert response.status_code == 201, response.text
+        client_id: str = response.json()["client_id"]
+        return client_id
+
+    async def decide(
+        self,
+        user: User,
+        client_id: str,
+        type_: str,
+        decision_id: str | None = None,
+        /,
+        **fields: Any,
+    ) -> httpx.Response:
+        body = {"type": type_, "decision_id": decision_id or f"d-{uuid.uuid4().hex[:12]}"}
+        return await self.http.post(
+            f"/journeys/{client_id}/decisions", json={**body, **fields}, headers=user.headers
+        )
+
+    async def get(self, user: User, path: str, **params: Any) -> httpx.Response:
+        return await self.http.get(path, params=params, headers=user.headers)
+
+    async def catch_up(self) -> None:
+        for projection in all_projections():
+            await ProjectionRunner(self.pool, projection).catch_up()
+
+    async def finish(self, client_id: str) -> None:
+        """Wait until the journey's workflow has completed (a closed journey drains first)."""
+        await self.env.client.get_workflow_handle(journey_workflow_id(client_id)).result()
+
+    async def terminate_all(self) -> None:
+        """Leave no journey running for the next test (the time-skipping server is shared)."""
+        services = Services(self.settings, self.env.client, self.pool)
+        for client_id in self.clients:
+            if await workflow_status(services, client_id) == WorkflowExecutionStatus.RUNNING:
+                handle = self.env.client.get_workflow_handle(journey_workflow_id(client_id))
+                await handle.terminate("test finished")
+
+
+async def register(pool: Pool, name: str, role: str) -> User:
+    clinician_id, token = await add_user(pool, name, role)
+    return User(clinician_id, token, role)
+
+
+@pytest_asyncio.fixture
+async def settings() -> Settings:
+    return Settings(task_queue=f"api-{uuid.uuid4().hex[:8]}", api_runs_projections=False)
+
+
+@pytest_asyncio.fixture
+async def api(
+    temporal_env: WorkflowEnvironment, db_pool: Pool, settings: Settings
+) -> AsyncIterator[Api]:
+    worker = build_worker(temporal_env.client, db_pool, settings, channels={})
+    app = create_app(settings, temporal=temporal_env.client, pool=db_pool)
+    transport = httpx.ASGITransport(app=app)
+    async with worker, httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        harness = Api(
+            http=http,
+            env=temporal_env,
+            pool=db_pool,
+            settings=settings,
+            ops=await register(db_pool, "Olive Ops", "ops"),
+            th=await register(db_pool, "Theo Therapist", "therapist"),
+            th2=await register(db_pool, "Tara Therapist", "therapist"),
+            rx=await register(db_pool, "Rex Prescriber", "prescriber"),
+            rx2=await register(db_pool, "Rita Prescriber", "prescriber"),
+        )
+        try:
+            yield harness
+        finally:
+            await harness.terminate_all()
