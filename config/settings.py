@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # `carepath dev` creates a key file under the data dir when neither is set.
     payload_keys: str | None = Field(default=None, repr=False)
     payload_key_file: Path | None = None
+    # The codec server lets an authorized person see decrypted payloads in the Temporal UI.
+    codec_host: str = "127.0.0.1"
+    codec_port: int = Field(default=8234, ge=1, le=65535)
 
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"

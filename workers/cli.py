@@ -23,6 +23,7 @@ def _dev(args: argparse.Namespace) -> int:
         temporal_port=args.temporal_port,
         ui_port=args.ui_port,
         api_port=args.api_port,
+        codec_port=args.codec_port,
         demo=args.demo,
     )
     return run_dev(settings, options)
@@ -50,6 +51,13 @@ def _api(_: argparse.Namespace) -> int:
     return 0
 
 
+def _codec_server(_: argparse.Namespace) -> int:
+    from privacy.codec_server import serve_codec
+
+    asyncio.run(serve_codec(get_settings()))
+    return 0
+
+
 def _projections(args: argparse.Namespace) -> int:
     from workers.projector import rebuild, run_projector
 
@@ -70,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--temporal-port", type=int, default=7233)
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--api-port", type=int, default=8000)
+    dev.add_argument("--codec-port", type=int, default=8234)
     dev.add_argument("--data-dir", type=Path, default=None, help="default: .carepath/")
     dev.add_argument("--demo", action="store_true", help="seed a few journeys at different stages")
     dev.set_defaults(run=_dev)
@@ -77,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Temporal worker (journeys and activities)")
     worker.set_defaults(run=_worker)
     sub.add_parser("api", help="serve the clinicians' HTTP API").set_defaults(run=_api)
+    codec = sub.add_parser("codec-server", help="decrypt payloads for the Temporal UI")
+    codec.set_defaults(run=_codec_server)
     projections = sub.add_parser("projections", help="read models: rebuild or keep them current")
     projections.add_argument("action", choices=["rebuild", "run"])
     projections.add_argument("--name", help="one projection (default: all)")

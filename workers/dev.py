@@ -26,6 +26,7 @@ from config.settings import Settings
 from eventstore import create_pool
 from eventstore.server import database_url, embedded_server
 from privacy import generate_key_file
+from privacy.codec_server import serve_codec
 from workers.binaries import find_binary
 from workers.temporal import connect
 from workers.worker import build_worker
@@ -42,6 +43,7 @@ class DevOptions:
     temporal_port: int = 7233
     ui_port: int = 8233
     api_port: int = 8000
+    codec_port: int = 8234
     demo: bool = False
 
 
@@ -81,6 +83,8 @@ def temporal_command(data_dir: Path, options: DevOptions, namespace: str) -> lis
         "--log-level",
         "warn",
         "--ui-disable-news-fetch",
+        "--ui-codec-endpoint",
+        f"http://{options.host}:{options.codec_port}",
     ]
     for key in ALL:
         command += ["--search-attribute", f"{key.name}={cli_type(key)}"]
@@ -124,6 +128,7 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
         check_port_free(options.host, options.temporal_port, "Temporal", "--temporal-port")
         check_port_free(options.host, options.ui_port, "the Temporal UI", "--ui-port")
     check_port_free(options.host, options.api_port, "the API", "--api-port")
+    check_port_free(options.host, options.codec_port, "the codec server", "--codec-port")
 
     temporal: subprocess.Popen[bytes] | None = None
     if settings.temporal_address is None:
@@ -142,6 +147,9 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
             "api_host": options.host,
             "api_port": options.api_port,
             "api_url": f"http://{options.host}:{options.api_port}",
+            "codec_host": options.host,
+            "codec_port": options.codec_port,
+            "ui_base_url": f"http://{options.host}:{options.ui_port}",
         }
     )
     pool = await create_pool(settings)  # applies migrations
@@ -149,6 +157,7 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
         client = await _connect_when_ready(settings, temporal)
         worker = build_worker(client, pool, settings)
         api_task = asyncio.create_task(_serve_api(settings, stop))
+        codec_task = asyncio.create_task(serve_codec(settings, stop=stop))
         async with worker:
             await wait_until(lambda: _api_healthy(settings), "the API", 60)
             if options.demo:
@@ -159,7 +168,7 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
             print(_banner(settings, options, temporal is not None), flush=True)
             await stop.wait()
             log.info("stopping: API, worker, Temporal, PostgreSQL")
-            await api_task
+            await asyncio.gather(api_task, codec_task)
     finally:
         await pool.close()
         if temporal is not None:
@@ -210,6 +219,7 @@ def _banner(settings: Settings, options: DevOptions, embedded_temporal: bool) ->
         f"  Temporal   {settings.temporal_address}  namespace {settings.temporal_namespace}\n"
         f"  Web UI     {ui}\n"
         f"  API        {settings.api_url}  (OpenAPI: {settings.api_url}/docs)\n"
+        f"  Codec      http://{settings.codec_host}:{settings.codec_port}  (UI decryption)\n"
         f"  data       {settings.data_dir.resolve()}\n"
     )
 

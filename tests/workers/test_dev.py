@@ -29,7 +29,12 @@ def free_port() -> int:
 class Dev:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.ports = {"temporal": free_port(), "ui": free_port(), "api": free_port()}
+        self.ports = {
+            "temporal": free_port(),
+            "ui": free_port(),
+            "api": free_port(),
+            "codec": free_port(),
+        }
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
         self.env["CAREPATH_DATA_DIR"] = str(data_dir)
         self.proc: subprocess.Popen[str] | None = None
@@ -48,6 +53,8 @@ class Dev:
                 str(self.ports["ui"]),
                 "--api-port",
                 str(self.ports["api"]),
+                "--codec-port",
+                str(self.ports["codec"]),
                 *extra,
             ],
             cwd=ROOT,
@@ -108,6 +115,15 @@ def test_dev_starts_everything_stops_on_ctrl_c_and_keeps_journeys(dev: Dev) -> N
         "database": "ok",
     }
     assert httpx.get(f"http://127.0.0.1:{dev.ports['ui']}/", timeout=10).status_code == 200
+    # The UI's codec endpoint answers for the UI's origin (dev needs no credentials).
+    ui_origin = f"http://127.0.0.1:{dev.ports['ui']}"
+    codec = httpx.post(
+        f"http://127.0.0.1:{dev.ports['codec']}/decode",
+        json={"payloads": []},
+        headers={"Origin": ui_origin},
+        timeout=10,
+    )
+    assert codec.status_code == 200 and codec.headers["access-control-allow-origin"] == ui_origin
     added = dev.carepath("users", "add", "Dr Ops", "--role", "ops", "--json")
     assert added.returncode == 0, added.stderr
     token = json.loads(added.stdout)["token"]
