@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import audit, caseload, decisions, errors, health, journeys
+from api import audit, caseload, decisions, errors, health, journeys, notes
 from api.context import Services
 from config.settings import Settings
 from eventstore.pgtypes import Pool
@@ -49,6 +49,6 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     )
     app.state.services = Services(settings=settings, temporal=temporal, pool=pool)
     errors.install(app)
-    for module in (journeys, decisions, caseload, audit, health):
+    for module in (journeys, decisions, caseload, audit, health, notes):
         app.include_router(module.router)
     return app

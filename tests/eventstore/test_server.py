@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -23,9 +25,10 @@ def test_a_configured_url_is_used_as_is() -> None:
     assert database_url(settings) == "postgresql://u@db.example/carepath"
 
 
-async def test_the_embedded_server_starts_under_a_private_data_dir(tmp_path: Path) -> None:
-    private = tmp_path / "home"
-    private.mkdir(mode=0o700)  # the server's own user must still reach its data dir
+async def test_the_embedded_server_starts_under_a_private_data_dir() -> None:
+    # Not under pytest's tmp_path: every pytest run resets /tmp/pytest-of-<user> to 0700,
+    # which would race with the server's own user reaching its data dir.
+    private = Path(tempfile.mkdtemp(prefix="carepath-test-home-"))  # mode 0700
     settings = Settings(data_dir=private / "carepath", database_url=None)
     try:
         url = database_url(settings)
@@ -50,6 +53,7 @@ async def test_the_embedded_server_starts_under_a_private_data_dir(tmp_path: Pat
         assert database_url(settings) == url  # the running server is reused
     finally:
         embedded_server(settings.data_dir / "postgres").cleanup()
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def test_the_module_cli_migrates(db_url: str) -> None:

@@ -1,0 +1,137 @@
+"""Psychotherapy notes, kept apart from the record, and erasure of a client's personal details.
+
+A note is written by the client's therapist and read only by its author; the integration
+decision carries its reference (`note_ref`), never its text. Erasure (ops, on the client's
+request) empties the contact details and every note's text; the event log stays whole and
+foldable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.audit import record_read
+from api.auth import CurrentClinician, require_ops
+from api.context import Api
+from api.errors import ApiError
+from api.journeys import ERRORS, ClientId, visible_view
+from domain import Role
+from eventstore import erase_client
+
+router = APIRouter(tags=["notes"])
+
+NoteRef = Annotated[str, Path(pattern=r"^n-[0-9a-f]{32}$", description="a note's reference")]
+
+_INSERT = """
+INSERT INTO psychotherapy_notes (note_id, journey_id, client_id, author_id, body)
+VALUES ($1, $2, $3, $4, $5) RETURNING created_at
+"""
+_READ = "SELECT * FROM psychotherapy_notes WHERE note_id = $1"
+_ERASE = """
+UPDATE psychotherapy_notes SET body = NULL, erased_at = now()
+ WHERE client_id = $1 AND erased_at IS NULL
+"""
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    text: str = Field(min_length=1, max_length=50_000)
+
+
+class NoteCreated(BaseModel):
+    note_ref: str
+    created_at: datetime
+
+
+class Note(BaseModel):
+    note_ref: str
+    journey_id: str
+    created_at: datetime
+    text: str
+
+
+class Erasure(BaseModel):
+    client_id: str
+    contact_erased: bool
+    notes_erased: int
+
+
+@router.post(
+    "/journeys/{client_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NoteCreated,
+    summary="Write a psychotherapy note (the client's therapist); returns its reference",
+    responses=ERRORS,
+)
+async def write_note(
+    client_id: ClientId, note: NoteIn, clinician: CurrentClinician, api: Api
+) -> NoteCreated:
+    if clinician.role is not Role.THERAPIST:
+        raise ApiError(403, "only the client's therapist writes psychotherapy notes")
+    view = await visible_view(api, clinician, client_id, "journey")
+    note_ref = f"n-{uuid.uuid4().hex}"
+    created = await api.pool.fetchval(
+        _INSERT, note_ref, view.journey_id, client_id, clinician.clinician_id, note.text
+    )
+    return NoteCreated(note_ref=note_ref, created_at=created)
+
+
+@router.get(
+    "/notes/{note_ref}",
+    response_model=Note,
+    summary="Read a psychotherapy note: its author only",
+    responses=ERRORS,
+)
+async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) -> Note:
+    row = await api.pool.fetchrow(_READ, note_ref)
+    mine = row is not None and row["author_id"] == clinician.clinician_id
+    await record_read(
+        api.pool,
+        clinician,
+        client_id=row["client_id"] if row else None,
+        journey_id=row["journey_id"] if row else None,
+        resource="note",
+        outcome="ok" if mine else "not_found",
+    )
+    if row is None or not mine:
+        raise ApiError(404, "no such note of yours")  # others' notes are not acknowledged
+    if row["erased_at"] is not None:
+        raise ApiError(410, "this note was erased at the client's request")
+    return Note(
+        note_ref=note_ref,
+        journey_id=row["journey_id"],
+        created_at=row["created_at"],
+        text=row["body"],
+    )
+
+
+@router.delete(
+    "/clients/{client_id}",
+    response_model=Erasure,
+    summary="Erase a client's contact details and note texts on request (ops); events stay",
+    responses=ERRORS,
+)
+async def erase(client_id: ClientId, clinician: CurrentClinician, api: Api) -> Erasure:
+    require_ops(clinician)
+    async with api.pool.acquire() as conn, conn.transaction():
+        erased = await erase_client(conn, client_id)
+        notes = await conn.execute(_ERASE, client_id)
+    await record_read(
+        api.pool,
+        clinician,
+        client_id=client_id,
+        journey_id=None,
+        resource="erasure",
+        outcome="ok",
+    )
+    return Erasure(
+        client_id=client_id,
+        contact_erased=erased is not None,
+        notes_erased=int(notes.split()[-1]),
+    )
