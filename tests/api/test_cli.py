@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import time
 import uuid
@@ -23,16 +22,10 @@ from api.server import serve_api
 from config.settings import Settings
 from eventstore import get_client
 from eventstore.pgtypes import Pool
+from tests.net import free_port
 from workers.worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -16,14 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.net import free_port
+
 ROOT = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Dev:

@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,19 +25,13 @@ from config.settings import Settings
 from domain import Actor, Role
 from domain.commands import Pause, StartJourney
 from eventstore import EventStore
+from tests.net import free_port
 from workers.temporal import data_converter
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
 
 OPS = Actor(id="ops-1", role=Role.OPS)
 ROOT = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class WorkerProcess:
