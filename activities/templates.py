@@ -14,6 +14,10 @@ _CLIENT_TEXT: dict[Template, str] = {
     "home (and your support person, if you meet from home) for {when}. Call {callback}.",
     Template.INTEGRATION_REMINDER: "Hello {name}, it is time to book your next session with "
     "{clinic}. Call {callback}.",
+    Template.SURVEY_INVITATION: "Hello {name}, {clinic} would like to hear how you are doing. "
+    "Please answer a short check-in before {when}. Questions? Call {callback}.",
+    Template.SURVEY_REMINDER: "Hello {name}, your short check-in with {clinic} is still open "
+    "until {when}. Questions? Call {callback}.",
 }
 
 

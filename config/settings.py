@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     metrics_address: str | None = None  # host:port for the SDK's Prometheus metrics
 
+    # Temporal Schedules (`carepath schedules apply`): the clinic's time zone (IANA name) and
+    # the hour of the clinicians' daily digest in it.
+    schedule_time_zone: str = "UTC"
+    digest_hour: int = Field(default=7, ge=0, le=23)
+
     # Payload encryption: `id:base64key,...` (the last encrypts) or a key file; never in code.
     # `carepath dev` creates a key file under the data dir when neither is set.
     payload_keys: str | None = Field(default=None, repr=False)

@@ -39,6 +39,12 @@ class Template(StrEnum):
     SAFETY_HOLD_RAISED = "safety_hold_raised"
     CLIENT_WITHDRAWN = "client_withdrawn"  # prescriber: hold the discharge visit
     REFERRAL_REJECTED = "referral_rejected"
+    # After a completed course (workflows/followups.py)
+    SURVEY_INVITATION = "survey_invitation"  # client: a short check-in, answer by a time
+    SURVEY_REMINDER = "survey_reminder"  # client: the check-in is still open
+    SURVEY_RISK_FLAGGED = "survey_risk_flagged"  # therapist, urgent: check-in answers need review
+    MAINTENANCE_DUE = "maintenance_due"  # therapist: a maintenance interval has come due
+    DAILY_DIGEST = "daily_digest"  # each clinician: overdue journeys and safety holds (ids)
 
 
 CLIENT_TEMPLATES = frozenset(
@@ -46,6 +52,8 @@ CLIENT_TEMPLATES = frozenset(
         Template.APPOINTMENT_REMINDER,
         Template.SESSION_CONFIRMATION_REQUEST,
         Template.INTEGRATION_REMINDER,
+        Template.SURVEY_INVITATION,
+        Template.SURVEY_REMINDER,
     }
 )
 

@@ -5,6 +5,8 @@ A journey records the protocol it started with, so a new protocol never changes 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.vocabulary import Contraindication
@@ -69,6 +71,11 @@ class Protocol(BaseModel):
 
     # Instruments
     pcl5_provisional_ptsd_cutoff: int = Field(default=33, ge=31, le=40)
+
+    # After a completed course: PHQ-9 and GAD-7 check-ins (weeks after completion) and
+    # reminders to the therapist each time a maintenance interval comes due.
+    follow_up_check_in_weeks: tuple[Annotated[int, Field(ge=1, le=104)], ...] = (2, 4, 12)
+    maintenance_interval_days: int = Field(default=45, ge=30, le=60)
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:

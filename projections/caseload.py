@@ -66,7 +66,7 @@ class CaseloadProjection:
                 item.kind.value if item else None,
                 item.at if item else None,
                 state.version,
-                state.model_dump_json(),
+                state.model_dump(mode="json"),
                 at,
             )
             for column, value in zip(columns, values, strict=True):

@@ -70,6 +70,25 @@ def _projections(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedules(_: argparse.Namespace) -> int:
+    from workers.temporal import connect
+    from workflows.schedules import SCHEDULE_IDS, apply_schedules
+
+    settings = get_settings()
+
+    async def apply() -> list[str]:
+        return await apply_schedules(await connect(settings), settings)
+
+    try:
+        changed = asyncio.run(apply())
+    except (RuntimeError, ValueError) as error:  # no Temporal address, a bad time zone
+        print(f"carepath schedules: {error}", file=sys.stderr)
+        return 1
+    for schedule_id in SCHEDULE_IDS:
+        print(f"{schedule_id}: {'applied' if schedule_id in changed else 'unchanged'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_argument("action", choices=["rebuild", "run"])
     projections.add_argument("--name", help="one projection (default: all)")
     projections.set_defaults(run=_projections)
+    schedules = sub.add_parser("schedules", help="the clinic's Temporal Schedules")
+    schedules.add_argument("action", choices=["apply"], help="create or update them (idempotent)")
+    schedules.set_defaults(run=_schedules)
     from api.cli import register as register_client_verbs
 
     register_client_verbs(sub)

@@ -30,6 +30,7 @@ from privacy.codec_server import serve_codec
 from workers.binaries import find_binary
 from workers.temporal import connect
 from workers.worker import build_worker
+from workflows.schedules import apply_schedules
 from workflows.search_attributes import ALL, cli_type
 
 
@@ -160,6 +161,7 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
         codec_task = asyncio.create_task(serve_codec(settings, stop=stop))
         async with worker:
             await wait_until(lambda: _api_healthy(settings), "the API", 60)
+            log.info("schedules applied", changed=await apply_schedules(client, settings))
             if options.demo:
                 from workers.demo import seed_demo
 

@@ -9,14 +9,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.channels import Channel, SmsGatewayChannel, SmtpChannel
+from activities.followups import FollowUpActivities
 from activities.notify import Messaging, NotifyActivities
 from activities.referral import ReferralActivities
 from activities.store import StoreActivities
 from config.settings import Settings
 from eventstore import EventStore
+from workflows.followups import DailyDigestWorkflow, FollowUpCheckInWorkflow, FollowUpSweepWorkflow
 from workflows.journey import JourneyWorkflow
 
-WORKFLOWS = [JourneyWorkflow]
+WORKFLOWS = [JourneyWorkflow, FollowUpSweepWorkflow, FollowUpCheckInWorkflow, DailyDigestWorkflow]
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
@@ -40,16 +42,23 @@ def build_worker(
     store: StoreActivities | None = None,
 ) -> Worker:
     store = store or StoreActivities(EventStore(pool, max_event_bytes=settings.max_event_bytes))
-    notify = NotifyActivities(
-        pool,
-        channels if channels is not None else channels_from(settings),
-        Messaging(settings.clinic_name, settings.clinic_callback, settings.ui_base_url),
-    )
+    channels = channels if channels is not None else channels_from(settings)
+    messaging = Messaging(settings.clinic_name, settings.clinic_callback, settings.ui_base_url)
+    notify = NotifyActivities(pool, channels, messaging)
+    followups = FollowUpActivities(pool, channels, messaging, namespace=settings.temporal_namespace)
     referral = ReferralActivities(settings.referral_url, settings.referral_token)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[store.append_events, notify.send_notification, referral.send_referral],
+        activities=[
+            store.append_events,
+            notify.send_notification,
+            referral.send_referral,
+            followups.find_due_follow_ups,
+            followups.start_check_ins,
+            followups.record_check_in,
+            followups.send_daily_digests,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

@@ -241,3 +241,10 @@ async def test_concurrent_writers_and_a_following_projection_see_every_event_onc
 def test_every_projection_is_listed() -> None:
     names = {p.name for p in all_projections()}
     assert names == {CaseloadProjection.name, AuditProjection.name, OutcomesProjection.name}
+
+
+async def test_the_caseload_state_is_queryable_json(db_pool: Pool, event_store: EventStore) -> None:
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool)
+    stages = await db_pool.fetch("SELECT stage, state->>'stage' AS folded FROM caseload")
+    assert stages and all(r["stage"] == r["folded"] for r in stages)

@@ -1,0 +1,342 @@
+"""After a completed course: outcome check-ins, maintenance reminders and the daily digest.
+
+- `FollowUpSweep` (a daily schedule, `workflows/schedules.py`): finds completed journeys whose
+  check-ins or maintenance interval have come due (the caseload projection) and starts what is
+  missing. Idempotent: a check-in starts once (`followup-<journey id>-<check-in>`, recorded in
+  `follow_up_check_ins`), a maintenance reminder is sent once per journey and interval.
+- `FollowUpCheckIn`: invites the client to a PHQ-9 and GAD-7 check-in, reminds once a day up to
+  three times, records and scores the answers (update `answer`), escalates PHQ-9 item 9 > 0 to
+  the therapist at once and tells the client's survey to show crisis resources, and records
+  what was not answered as missed.
+- `DailyDigest` (a daily schedule): each clinician's overdue journeys and safety holds, ids only.
+
+Workflow ids, logs, summaries and results hold opaque ids, codes and counts: never PHI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.followups import (
+        CHECK_IN_WORKFLOW,
+        CheckInInput,
+        CheckInRecord,
+        DigestOutcome,
+        DigestRequest,
+        FollowUpActivities,
+        MaintenanceDue,
+        StartCheckIns,
+        StartedCheckIns,
+        SweepRequest,
+        maintenance_key,
+    )
+    from activities.messages import NotificationRequest
+    from activities.notify import NotifyActivities
+    from domain.instruments import InstrumentError, Score, score
+    from domain.notifications import Notice, Recipient, Template
+    from domain.vocabulary import Instrument
+    from workflows.messages import journey_workflow_id
+
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+SWEEP_RETRY = RetryPolicy(  # a sweep that cannot finish fails; tomorrow's run does it again
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=10,
+)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["NoContactDetails", "InvalidMessage"],
+)
+DIGEST_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=10,
+    non_retryable_error_types=["InvalidTimeZone"],
+)
+REMINDERS_AT_ONCE = 20  # maintenance reminders sent side by side
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SweepInput(_Message):
+    # A check-in not started within this many days of its time is not started at all.
+    grace_days: int = Field(default=7, ge=1, le=60)
+    limit: int = Field(default=500, ge=1, le=2000)  # per run and kind; the rest the next day
+
+
+class SweepOutcome(_Message):
+    check_ins_running: list[str]  # workflow ids started (or found running)
+    check_ins_finished: list[str]  # already run before: not started again
+    maintenance_reminders: int
+
+
+class SurveyAnswers(_Message):
+    """The client's answers, per instrument (one or several at a time)."""
+
+    answers: dict[Instrument, list[int]] = Field(min_length=1)
+
+
+class SurveyReceipt(_Message):
+    """What the client's survey shows next. Never a score."""
+
+    answered: list[Instrument]
+    outstanding: list[Instrument]
+    crisis_resources: bool  # show crisis resources now (an answer asked for a safety review)
+
+
+class CheckInOutcome(_Message):
+    check_in: str
+    statuses: dict[Instrument, Literal["answered", "missed"]]
+
+
+class DigestInput(_Message):
+    time_zone: str = "UTC"
+
+
+async def _notify(client_id: str, notice: Notice, within: timedelta = timedelta(hours=24)) -> None:
+    """Send one notice (idempotent on its key), trying for `within`; a failure is logged."""
+    try:
+        await workflow.execute_activity_method(
+            NotifyActivities.send_notification,
+            NotificationRequest(
+                client_id=client_id, journey_id=journey_workflow_id(client_id), notice=notice
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            schedule_to_close_timeout=within,
+            retry_policy=NOTIFY_RETRY,
+            summary=f"notify {notice.recipient.value}: {notice.template.value}",
+        )
+    except ActivityError as error:
+        failure = {"template": notice.template.value, "error": type(error.cause).__name__}
+        workflow.logger.warning("notice not sent", extra=failure)
+
+
+def _chunks(items: Sequence[MaintenanceDue], size: int) -> list[Sequence[MaintenanceDue]]:
+    return [items[n : n + size] for n in range(0, len(items), size)]
+
+
+@workflow.defn(name="FollowUpSweep")
+class FollowUpSweepWorkflow:
+    @workflow.run
+    async def run(self, input: SweepInput) -> SweepOutcome:
+        due = await workflow.execute_activity_method(
+            FollowUpActivities.find_due_follow_ups,
+            SweepRequest(
+                as_of=workflow.now(), grace=timedelta(days=input.grace_days), limit=input.limit
+            ),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=SWEEP_RETRY,
+            summary="find follow-ups due",
+        )
+        started = StartedCheckIns(running=[], finished=[])
+        if due.check_ins:
+            started = await workflow.execute_activity_method(
+                FollowUpActivities.start_check_ins,
+                StartCheckIns(check_ins=due.check_ins),
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=SWEEP_RETRY,
+                summary=f"start {len(due.check_ins)} check-in(s)",
+            )
+        for batch in _chunks(due.maintenance, REMINDERS_AT_ONCE):
+            await asyncio.gather(*(self._remind(item) for item in batch))
+        return SweepOutcome(
+            check_ins_running=started.running,
+            check_ins_finished=started.finished,
+            maintenance_reminders=len(due.maintenance),
+        )
+
+    async def _remind(self, item: MaintenanceDue) -> None:
+        journey = item.journey
+        notice = Notice(
+            key=maintenance_key(journey.journey_id, item.number),
+            recipient=Recipient.THERAPIST,
+            recipient_id=journey.therapist_id,
+            template=Template.MAINTENANCE_DUE,
+        )
+        # Not for long: the sweep should finish; one not sent is tried again the next day.
+        await _notify(journey.client_id, notice, within=timedelta(hours=1))
+
+
+@workflow.defn(name=CHECK_IN_WORKFLOW)
+class FollowUpCheckInWorkflow:
+    @workflow.init
+    def __init__(self, input: CheckInInput) -> None:
+        self._input = input
+        self._scores: dict[Instrument, Score] = {}
+        self._closed = False
+        self._alerts: list[asyncio.Task[None]] = []
+
+    # --- answers --------------------------------------------------------------------
+
+    def _outstanding(self) -> list[Instrument]:
+        return [i for i in self._input.instruments if i not in self._scores]
+
+    def _receipt(self) -> SurveyReceipt:
+        return SurveyReceipt(
+            answered=[i for i in self._input.instruments if i in self._scores],
+            outstanding=self._outstanding(),
+            crisis_resources=any(s.risk for s in self._scores.values()),
+        )
+
+    @workflow.update(name="answer")
+    async def answer(self, submission: SurveyAnswers) -> SurveyReceipt:
+        """Record and score answers. The first answers to an instrument count; a repeat
+        (a retried submission) changes nothing and gets the same receipt."""
+        new = {
+            instrument: score(instrument, answers)
+            for instrument, answers in submission.answers.items()
+            if instrument not in self._scores
+        }
+        self._scores.update(new)  # before any await: a concurrent repeat sees them
+        if any(s.risk for s in new.values()):
+            self._escalate()
+        now = workflow.now()
+        await asyncio.gather(
+            *(self._record(i, "answered", now, s) for i, s in new.items()),
+        )
+        self._publish()
+        return self._receipt()
+
+    @answer.validator
+    def validate_answer(self, submission: SurveyAnswers) -> None:
+        if self._closed:
+            raise ApplicationError("this check-in has closed", type="CheckInClosed")
+        for instrument, answers in submission.answers.items():
+            if instrument not in self._input.instruments:
+                raise ApplicationError(
+                    f"{instrument.value} is not part of this check-in", type="InvalidAnswers"
+                )
+            try:
+                score(instrument, answers)
+            except InstrumentError as error:  # its message names the item, never a value
+                raise ApplicationError(str(error), type="InvalidAnswers") from None
+
+    def _escalate(self) -> None:
+        """An urgent notice to the therapist, started at once (the update does not wait)."""
+        journey = self._input.journey
+        notice = Notice(
+            key=f"{workflow.info().workflow_id}:therapist:{Template.SURVEY_RISK_FLAGGED.value}",
+            recipient=Recipient.THERAPIST,
+            recipient_id=journey.therapist_id,
+            template=Template.SURVEY_RISK_FLAGGED,
+            urgent=True,
+        )
+        self._alerts.append(asyncio.create_task(_notify(journey.client_id, notice)))
+
+    async def _record(
+        self,
+        instrument: Instrument,
+        status: Literal["sent", "answered", "missed"],
+        at: datetime,
+        result: Score | None = None,
+    ) -> None:
+        await workflow.execute_activity_method(
+            FollowUpActivities.record_check_in,
+            CheckInRecord(
+                journey_id=self._input.journey.journey_id,
+                check_in=self._input.check_in,
+                instrument=instrument,
+                status=status,
+                total=result.total if result else None,
+                band=result.band if result else None,
+                risk=result.risk if result else None,
+                recorded_at=at,
+            ),
+            start_to_close_timeout=timedelta(seconds=15),
+            retry_policy=DB_RETRY,
+            summary=f"record {instrument.value} {status}",
+        )
+
+    async def _invite(self, template: Template, ref: str, closes_at: datetime) -> None:
+        journey = self._input.journey
+        notice = Notice(
+            key=f"{workflow.info().workflow_id}:client:{ref}",
+            recipient=Recipient.CLIENT,
+            recipient_id=journey.client_id,
+            template=template,
+            at=closes_at,
+        )
+        await _notify(journey.client_id, notice)
+
+    def _publish(self) -> None:
+        answered = len(self._input.instruments) - len(self._outstanding())
+        state = "closed" if self._closed else "open"
+        workflow.set_current_details(
+            f"check-in {self._input.check_in}: {state}, "
+            f"{answered} of {len(self._input.instruments)} answered"
+        )
+
+    # --- the run --------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: CheckInInput) -> CheckInOutcome:
+        opened = workflow.now()
+        every = input.reminder_every
+        closes_at = opened + every * (input.reminders + 1)
+        self._publish()
+        await self._invite(Template.SURVEY_INVITATION, "invitation", closes_at)
+        sent_at = workflow.now()
+        await asyncio.gather(*(self._record(i, "sent", sent_at) for i in input.instruments))
+        for n in range(1, input.reminders + 2):  # a reminder a day, then the check-in closes
+            deadline = opened + every * n
+            timeout = (deadline - workflow.now()).total_seconds()
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: not self._outstanding(),
+                        timeout=timeout,
+                        timeout_summary="check-in closes" if n > input.reminders else "reminder",
+                    )
+            if not self._outstanding():
+                break
+            if n <= input.reminders:
+                await self._invite(Template.SURVEY_REMINDER, f"reminder-{n}", closes_at)
+        self._closed = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        missed = self._outstanding()
+        missed_at = workflow.now()
+        await asyncio.gather(*(self._record(i, "missed", missed_at) for i in missed))
+        await asyncio.gather(*self._alerts)
+        self._publish()
+        workflow.logger.info(
+            "check-in closed", extra={"check_in": input.check_in, "missed": len(missed)}
+        )
+        statuses: dict[Instrument, Literal["answered", "missed"]] = {
+            i: "missed" if i in missed else "answered" for i in input.instruments
+        }
+        return CheckInOutcome(check_in=input.check_in, statuses=statuses)
+
+
+@workflow.defn(name="DailyDigest")
+class DailyDigestWorkflow:
+    @workflow.run
+    async def run(self, input: DigestInput) -> DigestOutcome:
+        return await workflow.execute_activity_method(
+            FollowUpActivities.send_daily_digests,
+            DigestRequest(as_of=workflow.now(), time_zone=input.time_zone),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=DIGEST_RETRY,
+            summary="send the daily digests",
+        )
