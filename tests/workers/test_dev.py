@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.net import free_port
@@ -98,6 +99,10 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
     yield stack
     if stack.proc is not None and stack.proc.poll() is None:
         stack.proc.kill()
+    # A supervisor killed hard leaves its children (own session): stop what uses the data dir.
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(stack.data_dir) in " ".join(proc.info["cmdline"] or []):
+            proc.kill()
 
 
 def test_dev_starts_everything_stops_on_ctrl_c_and_keeps_journeys(dev: Dev) -> None:
