@@ -34,6 +34,7 @@ from domain import Protocol, Rejection, RejectionCode, Role, decide
 from domain.commands import StartJourney
 from domain.view import JourneyView
 from eventstore import ClientErasedError, upsert_client
+from workflows.details import static_summary
 from workflows.messages import JourneyInput, journey_workflow_id
 
 router = APIRouter(tags=["journeys"])
@@ -288,6 +289,7 @@ async def start_journey(body: StartJourneyBody, clinician: CurrentClinician, api
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             result_type=JourneyView,
+            static_summary=static_summary(start.client_id, start.journey_id),
         )
     except WorkflowAlreadyStartedError:
         raise await _refuse_start(api, clinician, start, _ALREADY_OPEN, workflow_id) from None

@@ -16,6 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from config.settings import Settings
 from domain import Actor, Command, Role
 from domain.commands import StartJourney
+from workflows.details import static_summary
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
 
@@ -100,6 +101,7 @@ async def seed_demo(client: Client, settings: Settings, now: datetime | None = N
                 JourneyInput(start=start),
                 id=journey_workflow_id(client_id),
                 task_queue=settings.task_queue,
+                static_summary=static_summary(client_id, start.journey_id),
             )
         except WorkflowAlreadyStartedError:
             continue
