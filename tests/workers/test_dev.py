@@ -141,6 +141,86 @@ def test_dev_starts_everything_stops_on_ctrl_c_and_keeps_journeys(dev: Dev) -> N
     assert dev.stop() == 0
 
 
+def test_a_journey_through_the_running_stack_with_each_roles_token(dev: Dev) -> None:
+    dev.start()
+    dev.wait_ready()
+    tokens: dict[str, tuple[str, str]] = {}
+    for role in ("therapist", "prescriber", "ops"):
+        added = dev.carepath("users", "add", f"Test {role}", "--role", role, "--json")
+        assert added.returncode == 0, added.stderr
+        user = json.loads(added.stdout)
+        tokens[role] = (user["clinician_id"], user["token"])
+    (th_id, th), (rx_id, rx), (_, ops) = tokens["therapist"], tokens["prescriber"], tokens["ops"]
+
+    def post(token: str, path: str, body: dict[str, object]) -> httpx.Response:
+        return httpx.post(
+            f"{dev.api}{path}", json=body, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    started = post(
+        ops, "/journeys", {"client_id": "cl-e2e", "therapist_id": th_id, "prescriber_id": rx_id}
+    )
+    assert started.status_code == 201, started.text
+    steps = [
+        ("record_screening", {"instrument": "phq9", "answers": [1, 1, 1, 1, 1, 1, 1, 1, 0]}),
+        ("record_screening", {"instrument": "gad7", "answers": [1, 1, 1, 1, 1, 1, 1]}),
+        ("record_consent", {"consent_version": "v3", "signed_at": "2026-01-01T09:00:00Z"}),
+        ("complete_consultation", {"treatment_goals": ["less anxiety"]}),
+    ]
+    for n, (type_, fields) in enumerate(steps):
+        decided = dev.carepath(
+            "decide",
+            "cl-e2e",
+            type_,
+            "--decision-id",
+            f"e2e-{n}",
+            *[
+                a
+                for k, v in fields.items()
+                for a in (
+                    f"--{k.replace('_', '-')}",
+                    json.dumps(v) if not isinstance(v, str) else v,
+                )
+            ],
+            token=th,
+        )
+        assert decided.returncode == 0, decided.stderr
+    # The pathway forbids it now (no referral yet), and roles are enforced.
+    early = post(
+        rx,
+        "/journeys/cl-e2e/decisions",
+        {
+            "type": "approve_medication",
+            "decision_id": "e2e-rx",
+            "expires_at": "2027-01-01T00:00:00Z",
+        },
+    )
+    assert early.status_code == 409, early.text
+    by_ops = post(
+        ops, "/journeys/cl-e2e/decisions", {"type": "refer_to_prescriber", "decision_id": "e2e-ops"}
+    )
+    assert by_ops.status_code == 403
+    referred = post(
+        th,
+        "/journeys/cl-e2e/decisions",
+        {"type": "refer_to_prescriber", "decision_id": "e2e-refer"},
+    )
+    assert referred.status_code == 200 and referred.json()["stage"] == "referral"
+    timeline = httpx.get(
+        f"{dev.api}/journeys/cl-e2e/events", timeout=30, headers={"Authorization": f"Bearer {th}"}
+    ).json()
+    types = [e["type"] for e in timeline["events"]]
+    assert types[0] == "journey_started" and types[-1] == "referral_sent"
+    audit = dev.carepath("audit", "--client", "cl-e2e", "--json", token=ops)
+    assert audit.returncode == 0, audit.stderr
+    entries = json.loads(audit.stdout)
+    entries = entries.get("entries", entries) if isinstance(entries, dict) else entries
+    outcomes = {(e.get("decision_type"), e.get("outcome")) for e in entries}
+    assert ("approve_medication", "rejected") in outcomes
+    assert ("refer_to_prescriber", "accepted") in outcomes
+    assert dev.stop() == 0
+
+
 def test_a_port_already_taken_is_a_clear_error(dev: Dev) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", dev.ports["api"]))
