@@ -95,3 +95,11 @@ def test_workers_scale_and_the_api_is_published() -> None:
     port = api["environment"]["CAREPATH_API_PORT"]
     assert f"127.0.0.1:{port}:{port}" in api["ports"]
     assert Settings().api_port == int(port)
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [
+        name for name in Settings.model_fields if f"CAREPATH_{name.upper()}" not in readme
+    ]
+    assert missing == []
