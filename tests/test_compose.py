@@ -99,7 +99,5 @@ def test_workers_scale_and_the_api_is_published() -> None:
 
 def test_the_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
-    missing = [
-        name for name in Settings.model_fields if f"CAREPATH_{name.upper()}" not in readme
-    ]
+    missing = [name for name in Settings.model_fields if f"CAREPATH_{name.upper()}" not in readme]
     assert missing == []

@@ -161,7 +161,7 @@ def test_a_journey_through_the_running_stack_with_each_roles_token(dev: Dev) -> 
         ops, "/journeys", {"client_id": "cl-e2e", "therapist_id": th_id, "prescriber_id": rx_id}
     )
     assert started.status_code == 201, started.text
-    steps = [
+    steps: list[tuple[str, dict[str, object]]] = [
         ("record_screening", {"instrument": "phq9", "answers": [1, 1, 1, 1, 1, 1, 1, 1, 0]}),
         ("record_screening", {"instrument": "gad7", "answers": [1, 1, 1, 1, 1, 1, 1]}),
         ("record_consent", {"consent_version": "v3", "signed_at": "2026-01-01T09:00:00Z"}),
