@@ -20,14 +20,15 @@ default) run the store's own validation and statement with parts changed, to sho
 time goes: without ``pg_notify``; without the explicit transaction around the one statement;
 without asyncpg's reset query on release to the pool; with a generic plan
 (``plan_cache_mode=force_generic_plan``) instead of planning each append; and all of these
-together, with the NOTIFY after the commit or with none. Batches get only the next-to-last.
+together, with the NOTIFY in the statement, after the commit, or none. Batches get only the
+"after the commit" one.
 
     .venv/bin/python -m bench.eventstore_append [--single-events 3000] [--batch-events 30000]
         [--rounds 3] [--connections 1 16] [--streams 1024] [--prefill 100000] [--no-diagnose]
 
 Uses CAREPATH_DATABASE_URL if set (``python -m bench`` points it at one server for the event
 store benchmarks), else a throwaway embedded PostgreSQL. Each run creates, then drops, its own
-database. Writes bench/results/eventstore_append.json.
+database. Writes bench/results/eventstore_append.json (``--output``).
 """
 
 from __future__ import annotations
@@ -557,6 +558,7 @@ VARIANTS = [
     Variant("no explicit transaction", transaction=False),
     Variant("no pool reset on release", reset=False),
     Variant("generic plan", generic_plan=True),
+    Variant("all 3 above, NOTIFY in the statement", "in", False, False, True),
     Variant("all 3 above, NOTIFY after commit", "after", False, False, True),
     Variant("all 3 above, no NOTIFY", "none", False, False, True),
 ]
@@ -750,7 +752,7 @@ def report(result: dict[str, Any]) -> None:
         "cpu us: CPU microseconds per append, this process + the server's processes\n"
     )
     header = (
-        f"{'scenario':<28} {'path':<46} {'events/s':>9} {'appends/s':>9} "
+        f"{'scenario':<28} {'path':<50} {'events/s':>9} {'appends/s':>9} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>11} {'vs COPY':>7}  target"
     )
     print(header)
@@ -763,12 +765,12 @@ def report(result: dict[str, Any]) -> None:
         if r["target"] is not None:
             verdict = f"{r['target']}: {'pass' if r['met'] else 'MISS'}"
         print(
-            f"{scenario:<28} {r['name']:<46} {r['events_per_s']:>9.0f} {r['appends_per_s']:>9.0f} "
+            f"{scenario:<28} {r['name']:<50} {r['events_per_s']:>9.0f} {r['appends_per_s']:>9.0f} "
             f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {cpu_cell(r):>11} {r['vs_copy']:>7.2f}  "
             f"{verdict}"
         )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "eventstore_append.json"
+    out = Path(args["output"])
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
     print(f"\n{result['seconds']:.0f} s measuring; written: {out}")
 
@@ -791,6 +793,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--streams", type=int, default=1024, help="split among the connections")
+    parser.add_argument("--output", default=str(RESULTS / "eventstore_append.json"))
     parser.add_argument(
         "--diagnose",
         action=argparse.BooleanOptionalAction,

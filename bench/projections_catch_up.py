@@ -181,7 +181,8 @@ async def read_models(pool: Pool, projections: Sequence[Projection]) -> dict[str
 class CachedCaseload(CaseloadProjection):
     """Diagnostic, not the product: the caseload projection keeping each journey's folded state
     in memory between batches, so a batch decodes from the table only journeys it has not seen.
-    (A real version would also check the stored version and forget its cache on rollback.)"""
+    (A real version would also check the stored version and forget its cache on rollback.)
+    Its rows are built as ``CaseloadProjection.apply`` builds them: keep the two in step."""
 
     def __init__(self) -> None:
         self.states: dict[str, JourneyState] = {}
@@ -215,7 +216,7 @@ class CachedCaseload(CaseloadProjection):
                 item.kind.value if item else None,
                 item.at if item else None,
                 state.version,
-                state.model_dump_json(),
+                state.model_dump(mode="json"),
                 at,
             )
             for column, value in zip(columns, values, strict=True):
