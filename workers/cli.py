@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from config.settings import get_settings
 
@@ -126,5 +129,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+def entry() -> NoReturn:
+    """The `carepath` command: run a verb, then exit without interpreter teardown.
+
+    Temporal's Rust core keeps threads that may touch the GIL while CPython
+    finalizes, which aborts a finished process now and then
+    (temporalio/sdk-python#300). Exit handlers still run; only the teardown is skipped.
+    """
+    try:
+        code = main()
+    except SystemExit as stop:  # argparse errors, --help
+        if isinstance(stop.code, int) or stop.code is None:
+            code = stop.code or 0
+        else:
+            print(stop.code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt:
+        code = 130
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
