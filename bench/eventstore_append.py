@@ -8,8 +8,9 @@ Scenarios, each measured against its ceiling at the same concurrency and batch s
 The ceiling is asyncpg ``copy_records_to_table`` of the same rows into ``bench_events``, a
 scratch table made ``LIKE events INCLUDING ALL`` (same columns, defaults, indexes and checks;
 no append-only trigger), one COPY (one transaction) per batch, on plain connections. The
-store's path is validation, the concurrency and idempotency checks, one INSERT ... unnest and
-a NOTIFY, in one transaction per batch, on a pool of that many connections. Events are
+store's path is validation, the concurrency and idempotency checks and one INSERT ... unnest
+statement per batch (atomic on its own), on a pool of that many connections, with readers
+woken by the store's coalescing notifier after commit. Events are
 journeys' events as ``activities.store.to_new_event`` makes them (about 530 bytes of JSON
 each), from the domain driver. Both tables hold ``--prefill`` events first (COPY, then VACUUM
 ANALYZE): a store in use, whose statistics the planner can trust.
@@ -17,11 +18,9 @@ ANALYZE): a store in use, whose statistics the planner can trust.
 Baseline and store alternate, ``--rounds`` times; the table shows medians, and CPU time per
 append of this process and of the server's processes. Diagnostic rows (``--diagnose``, on by
 default) run the store's own validation and statement with parts changed, to show where the
-time goes: without ``pg_notify``; without the explicit transaction around the one statement;
-without asyncpg's reset query on release to the pool; with a generic plan
-(``plan_cache_mode=force_generic_plan``) instead of planning each append; and all of these
-together, with the NOTIFY in the statement, after the commit, or none. Batches get only the
-"after the commit" one.
+time goes: the append as it was before the fixes of 2026-11-24 (an explicit transaction,
+asyncpg's reset query on release, ``pg_notify`` in the judging statement); the judging
+statement instead of the plain insert; without the notifier. Batches get only the "before" one.
 
     .venv/bin/python -m bench.eventstore_append [--single-events 3000] [--batch-events 30000]
         [--rounds 3] [--connections 1 16] [--streams 1024] [--prefill 100000] [--no-diagnose]
@@ -61,9 +60,10 @@ from domain import Actor, Event, Role, next_due
 from eventstore import EventStore, NewEvent, init_connection, migrate, open_pool
 from eventstore.codec import encode_json
 from eventstore.pgtypes import Connection, Pool
+from eventstore.pool import StoreConnection
 from eventstore.queries import NOTIFY_CHANNEL
 from eventstore.server import embedded_server
-from eventstore.store import _APPEND_SQL, _Batch
+from eventstore.store import _APPEND_SQL, _INSERT_SQL
 from eventstore.types import AppendResult
 from tests.domain.journey import OPS, SYSTEM, Journey, Rejected
 
@@ -538,43 +538,50 @@ def copy_records(batch: Batch) -> list[tuple[Any, ...]]:
     ]
 
 
-NO_NOTIFY_SQL = _APPEND_SQL.replace(f"pg_notify('{NOTIFY_CHANNEL}', $1)", "NULL")
+# The statement as it was before the fixes of 2026-11-24: NOTIFY inside it.
+NOTIFY_IN_SQL = (
+    _APPEND_SQL.rstrip()
+    + f""",
+    (SELECT pg_notify('{NOTIFY_CHANNEL}', $1)
+     FROM (SELECT FROM inserted LIMIT 1) AS any_inserted) AS notified
+"""
+)
 
 
 @dataclass(frozen=True)
 class Variant:
-    """Diagnostics: the store's append with some parts changed. ``notify``: "in" the statement
-    (as the store does), "after" the commit in a statement of its own, or "none"."""
+    """Diagnostics: the store's append with some parts changed. ``notify``: by the store's
+    "notifier" (after commit, coalesced), "in" the statement, or "none"; ``judge``: run the
+    judging statement (``_APPEND_SQL``) instead of the plain insert."""
 
     label: str
-    notify: str = "in"
-    transaction: bool = True  # the explicit BEGIN ... COMMIT around the one statement
-    reset: bool = True  # asyncpg's reset query when a connection goes back to the pool
-    generic_plan: bool = False  # plan_cache_mode=force_generic_plan: no planning per append
+    notify: str = "notifier"
+    transaction: bool = False  # an explicit BEGIN ... COMMIT around the one statement
+    reset: bool = False  # asyncpg's reset query when a connection goes back to the pool
+    judge: bool = False
 
 
 VARIANTS = [
-    Variant("without pg_notify", notify="none"),
-    Variant("no explicit transaction", transaction=False),
-    Variant("no pool reset on release", reset=False),
-    Variant("generic plan", generic_plan=True),
-    Variant("all 3 above, NOTIFY in the statement", "in", False, False, True),
-    Variant("all 3 above, NOTIFY after commit", "after", False, False, True),
-    Variant("all 3 above, no NOTIFY", "none", False, False, True),
+    Variant("before the fixes (tx, pool reset, NOTIFY in)", "in", True, True, True),
+    Variant("judging statement for every append", judge=True),
+    Variant("no notifier (readers would only poll)", notify="none"),
 ]
 
 
 class VariantStore(EventStore):
-    """``EventStore.append`` (same validation, same statement) with a ``Variant``'s change."""
+    """``EventStore.append`` (same validation, same statements) with a ``Variant``'s change."""
 
     def __init__(self, pool: Pool, variant: Variant) -> None:
         super().__init__(pool, max_event_bytes=64 * 1024)
         self._variant = variant
-        self._sql = _APPEND_SQL if variant.notify == "in" else NO_NOTIFY_SQL
+        self._sql = NOTIFY_IN_SQL if variant.notify == "in" else _APPEND_SQL
+        if not variant.judge:
+            self._sql = _INSERT_SQL
 
-    async def _append_once(
-        self, stream_id: str, batch: _Batch, expected_version: int
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: int
     ) -> AppendResult:
+        batch = self._validate(stream_id, events, expected_version)
         args = (
             stream_id,
             expected_version,
@@ -587,13 +594,16 @@ class VariantStore(EventStore):
         async with self._pool.acquire() as conn:
             if self._variant.transaction:
                 async with conn.transaction():
-                    row = await conn.fetchrow(self._sql, *args)
+                    rows = await conn.fetch(self._sql, *args)
             else:
-                row = await conn.fetchrow(self._sql, *args)
-            if self._variant.notify == "after":
-                await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, stream_id)
-        assert row is not None and row["positions"], "diagnostic appends never conflict"
-        positions: list[int] = row["positions"]
+                rows = await conn.fetch(self._sql, *args)
+        if self._variant.judge:
+            positions: list[int] = rows[0]["positions"]
+        else:
+            positions = [row[0] for row in sorted(rows, key=lambda row: row[1])]
+        assert positions, "diagnostic appends never conflict"
+        if self._variant.notify == "notifier":
+            self._notifier.mark()
         return AppendResult(
             stream_id=stream_id,
             first_version=expected_version + 1,
@@ -603,10 +613,6 @@ class VariantStore(EventStore):
         )
 
 
-async def _no_reset(conn: object) -> None:
-    """A pool ``reset=`` that sends nothing (asyncpg's default sends a reset query)."""
-
-
 async def measure_scenario(
     url: str, scenario: Scenario, planner: Planner, rounds: int, diagnose: bool
 ) -> list[dict[str, Any]]:
@@ -614,27 +620,23 @@ async def measure_scenario(
     each (a pool of that size for the store; that many plain connections for COPY)."""
     n = scenario.connections
     pool = await open_pool(url, min_size=n, max_size=n)
-    pools: dict[tuple[bool, bool], Pool] = {(True, False): pool}
+    pools: dict[bool, Pool] = {False: pool}
     raw = [await asyncpg.connect(url) for _ in range(n)]
     try:
         cpu = await CpuClock.of(raw[0])
         store = EventStore(pool, max_event_bytes=64 * 1024)
         paths: list[tuple[str, EventStore]] = [("EventStore.append", store)]
-        variants = VARIANTS if scenario.batch == 1 else [v for v in VARIANTS if v.notify == "after"]
-        for v in variants if diagnose and NO_NOTIFY_SQL != _APPEND_SQL else []:
-            options = (v.reset, v.generic_plan)
-            if options not in pools:
-                pools[options] = await asyncpg.create_pool(
+        variants = VARIANTS if scenario.batch == 1 else VARIANTS[:1]
+        for v in variants if diagnose else []:
+            if v.reset not in pools:
+                pools[v.reset] = await asyncpg.create_pool(
                     url,
                     min_size=n,
                     max_size=n,
                     init=init_connection,
-                    reset=None if v.reset else _no_reset,
-                    server_settings={"plan_cache_mode": "force_generic_plan"}
-                    if v.generic_plan
-                    else None,
+                    connection_class=asyncpg.Connection if v.reset else StoreConnection,
                 )
-            paths.append((f"  diagnostic: {v.label}", VariantStore(pools[options], v)))
+            paths.append((f"  diagnostic: {v.label}", VariantStore(pools[v.reset], v)))
 
         async def via_copy(worker: int, batch: Batch) -> None:
             await raw[worker].copy_records_to_table(
@@ -798,7 +800,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--diagnose",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also time the store's statement without NOTIFY / without the explicit transaction",
+        help="also time the store's statement with parts changed (see the module's doc)",
     )
     return parser.parse_args(argv)
 

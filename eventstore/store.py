@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from eventstore.errors import (
     InvalidEventError,
     PayloadTooLargeError,
 )
+from eventstore.notifier import Notifier
 from eventstore.pgtypes import Connection, Pool
 from eventstore.subscription import Subscription
 from eventstore.types import (
@@ -37,7 +39,9 @@ _MAX_VERSION = 2**31 - 1  # stream_version is a PostgreSQL integer
 # It inserts only when the stream is at $2 and none of the ids exist. A concurrent
 # append that commits first makes the insert fail on a unique constraint instead;
 # EventStore.append then re-runs the statement to judge against the committed rows.
-_APPEND_SQL = f"""
+# Being one statement, it is atomic without an explicit transaction (one exchange
+# instead of three), and readers are woken after the commit by the Notifier.
+_APPEND_SQL = """
 WITH batch AS (
     SELECT *
     FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::text[])
@@ -67,16 +71,30 @@ inserted AS (
 SELECT
     (SELECT version FROM current_version) AS current_version,
     ARRAY(SELECT global_position FROM inserted ORDER BY stream_version) AS positions,
-    (SELECT coalesce(jsonb_agg(existing ORDER BY ord), '[]') FROM existing) AS existing,
-    -- Delivered to listeners only if the transaction commits. PostgreSQL makes notifying
-    -- transactions commit one at a time (a server-wide lock held through the WAL flush).
-    (SELECT pg_notify('{queries.NOTIFY_CHANNEL}', $1)
-     FROM (SELECT FROM inserted LIMIT 1) AS any_inserted) AS notified
+    (SELECT coalesce(jsonb_agg(existing ORDER BY ord), '[]') FROM existing) AS existing
+"""
+
+# The same append as a plain insert, for the common case. The unique constraints reject
+# an occupied version or a stored event id (then _APPEND_SQL judges); the WHERE clause
+# rejects a gap (expected version beyond the stream's end) by inserting nothing.
+_INSERT_SQL = """
+INSERT INTO events
+    (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+SELECT $1, $2 + b.ord, b.event_id, b.event_type, b.schema_version, b.data::jsonb, b.metadata::jsonb
+FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::text[])
+    WITH ORDINALITY AS b (event_id, event_type, schema_version, data, metadata, ord)
+WHERE $2 = 0 OR EXISTS (SELECT FROM events WHERE stream_id = $1 AND stream_version = $2)
+ORDER BY b.ord
+RETURNING global_position, stream_version
 """
 
 _STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1"
 
 BeforeCommitHook = Callable[[Connection], Awaitable[None]]
+
+
+class _NotInserted(Exception):
+    """The plain insert wrote nothing: the stream is not at the expected version."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +116,10 @@ class EventStore:
         self._max_event_bytes = (
             get_settings().max_event_bytes if max_event_bytes is None else max_event_bytes
         )
-        # Test seam: awaited inside the append transaction after the insert, before
-        # commit, to hold a transaction open (crash and gap tests). None in production.
+        # Test seam: when set, the append runs in an explicit transaction and awaits this
+        # after the insert, before commit, to hold it open (crash and gap tests).
         self._before_commit: BeforeCommitHook | None = None
+        self._notifier = Notifier(pool)
 
     @property
     def pool(self) -> Pool:
@@ -122,41 +141,81 @@ class EventStore:
         """
         batch = self._validate(stream_id, events, expected_version)
         try:
-            return await self._append_once(stream_id, batch, expected_version)
-        except (UniqueViolationError, DeadlockDetectedError):
-            # A concurrent append committed first (or crossed ids with ours). Now that
-            # its rows are committed, the same statement reports what happened.
+            return await self._insert(stream_id, batch, expected_version)
+        except (UniqueViolationError, DeadlockDetectedError, _NotInserted):
+            # Not a plain append: a version conflict, a retry, a reused id, or a concurrent
+            # append that crossed ours. The judging statement reports which.
             pass
-        try:
-            return await self._append_once(stream_id, batch, expected_version)
-        except (UniqueViolationError, DeadlockDetectedError):
-            # Lost a second race in a row: the stream is moving; report where it is.
-            actual = await self.stream_version(stream_id)
-            raise ConcurrencyError(stream_id, expected_version, actual) from None
+        for _ in range(2):
+            try:
+                return await self._append_once(stream_id, batch, expected_version)
+            except (UniqueViolationError, DeadlockDetectedError):
+                # A concurrent append committed first. Now that its rows are committed,
+                # the same statement reports what happened.
+                pass
+        # Lost the race again and again: the stream is moving; report where it is.
+        actual = await self.stream_version(stream_id)
+        raise ConcurrencyError(stream_id, expected_version, actual)
+
+    async def _insert(self, stream_id: str, batch: _Batch, expected_version: int) -> AppendResult:
+        """The common case in its cheapest form: a plain insert that the constraints judge."""
+        args = (
+            stream_id,
+            expected_version,
+            batch.event_ids,
+            batch.types,
+            batch.schema_versions,
+            batch.data,
+            batch.metadata,
+        )
+        async with self._pool.acquire() as conn:
+            if self._before_commit is None:
+                rows = await conn.fetch(_INSERT_SQL, *args)
+            else:
+                async with conn.transaction():
+                    rows = await conn.fetch(_INSERT_SQL, *args)
+                    if rows:
+                        await self._before_commit(conn)
+        if not rows:
+            raise _NotInserted  # the stream is not at expected_version
+        self._notifier.mark()
+        rows.sort(key=lambda row: row[1])
+        return AppendResult(
+            stream_id=stream_id,
+            first_version=expected_version + 1,
+            last_version=expected_version + len(rows),
+            global_positions=tuple(row[0] for row in rows),
+            written=True,
+        )
 
     async def _append_once(
         self, stream_id: str, batch: _Batch, expected_version: int
     ) -> AppendResult:
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                _APPEND_SQL,
-                stream_id,
-                expected_version,
-                batch.event_ids,
-                batch.types,
-                batch.schema_versions,
-                batch.data,
-                batch.metadata,
+        args = (
+            stream_id,
+            expected_version,
+            batch.event_ids,
+            batch.types,
+            batch.schema_versions,
+            batch.data,
+            batch.metadata,
+        )
+        async with self._pool.acquire() as conn:
+            if self._before_commit is None:
+                row = await conn.fetchrow(_APPEND_SQL, *args)
+            else:
+                async with conn.transaction():
+                    row = await conn.fetchrow(_APPEND_SQL, *args)
+                    if row is not None and row["positions"]:
+                        await self._before_commit(conn)
+        assert row is not None  # the outer SELECT always yields one row
+        positions: list[int] = row["positions"]
+        if not positions:
+            # Raises unless the batch is already stored; the statement wrote nothing.
+            return _judge_unwritten(
+                stream_id, batch, expected_version, row["current_version"], row["existing"]
             )
-            assert row is not None  # the outer SELECT always yields one row
-            positions: list[int] = row["positions"]
-            if not positions:
-                # Raises unless the batch is already stored; the transaction wrote nothing.
-                return _judge_unwritten(
-                    stream_id, batch, expected_version, row["current_version"], row["existing"]
-                )
-            if self._before_commit is not None:
-                await self._before_commit(conn)
+        self._notifier.mark()
         return AppendResult(
             stream_id=stream_id,
             first_version=expected_version + 1,
@@ -275,6 +334,15 @@ def _check_event_type(event_type: str, where: str) -> None:
 def _encode_object(value: dict[str, Any], what: str) -> str:
     if not isinstance(value, dict):
         raise InvalidEventError(f"{what} must be a JSON object (a dict)")
+    try:
+        text = encode_json(value)
+        # Fast path, all in C: the text decodes back to an equal value, so no key was
+        # coerced to a string; no NUL; valid UTF-8. Anything else gets the exact check.
+        if "\\u0000" not in text and json.loads(text) == value:
+            text.encode("utf-8")
+            return text
+    except (ValueError, TypeError, RecursionError):
+        pass
     try:
         check_json(value)
     except ValueError as error:

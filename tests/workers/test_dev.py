@@ -3,6 +3,7 @@ and a restart keeps every journey."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -124,6 +125,26 @@ def test_dev_starts_everything_stops_on_ctrl_c_and_keeps_journeys(dev: Dev) -> N
         timeout=10,
     )
     assert codec.status_code == 200 and codec.headers["access-control-allow-origin"] == ui_origin
+    # What the UI's journey page does: history from the UI server (ciphertext), then /decode.
+    settings = httpx.get(f"{ui_origin}/api/v1/settings", timeout=10).json()
+    assert settings["Codec"]["Endpoint"] == f"http://127.0.0.1:{dev.ports['codec']}"
+    history = httpx.get(
+        f"{ui_origin}/api/v1/namespaces/default/workflows/journey-demo-paused/history",
+        timeout=10,
+    ).json()
+    started = history["history"]["events"][0]["workflowExecutionStartedEventAttributes"]
+    payloads = started["input"]["payloads"]
+    assert base64.b64decode(payloads[0]["metadata"]["encoding"]) == b"binary/encrypted"
+    assert b"start_journey" not in base64.b64decode(payloads[0]["data"])
+    decoded = httpx.post(
+        f"{settings['Codec']['Endpoint']}/decode",
+        json={"payloads": payloads},
+        headers={"Origin": ui_origin},
+        timeout=10,
+    ).json()["payloads"]
+    assert base64.b64decode(decoded[0]["metadata"]["encoding"]) == b"json/plain"
+    start = json.loads(base64.b64decode(decoded[0]["data"]))["start"]
+    assert start["type"] == "start_journey" and start["client_id"] == "demo-paused"
     added = dev.carepath("users", "add", "Dr Ops", "--role", "ops", "--json")
     assert added.returncode == 0, added.stderr
     token = json.loads(added.stdout)["token"]
