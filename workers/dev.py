@@ -168,14 +168,37 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
                 seeded = await seed_demo(client, settings)
                 log.info("demo journeys seeded", count=seeded)
             print(_banner(settings, options, temporal is not None), flush=True)
-            await stop.wait()
+            failure = await _watch(stop, temporal, {"the API": api_task, "the codec": codec_task})
+            if failure is not None:
+                log.error("a part of the stack stopped; stopping the rest", failure=failure)
             log.info("stopping: API, worker, Temporal, PostgreSQL")
-            await asyncio.gather(api_task, codec_task)
+            stop.set()
+            await asyncio.gather(api_task, codec_task, return_exceptions=failure is not None)
+            if failure is not None:
+                raise DevError(f"{failure}; everything else was stopped")
     finally:
         await pool.close()
         if temporal is not None:
             await asyncio.to_thread(_stop_temporal, temporal)
         _stop_embedded_postgres(settings, embedded_pg)
+
+
+async def _watch(
+    stop: asyncio.Event,
+    temporal: subprocess.Popen[bytes] | None,
+    servers: dict[str, asyncio.Task[None]],
+) -> str | None:
+    """Wait for Ctrl-C (None), or for a part of the stack to stop on its own (what happened)."""
+    while not stop.is_set():
+        if temporal is not None and temporal.poll() is not None:
+            return f"the Temporal dev server exited (code {temporal.returncode})"
+        for name, task in servers.items():
+            if task.done():
+                error = None if task.cancelled() else task.exception()
+                return f"{name} stopped" + (f" ({type(error).__name__})" if error else "")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+    return None
 
 
 async def _connect_when_ready(

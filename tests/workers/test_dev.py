@@ -252,3 +252,29 @@ def test_a_port_already_taken_is_a_clear_error(dev: Dev) -> None:
     out = dev.output.read_text()
     assert code == 1
     assert f"port {dev.ports['api']}" in out and "--api-port" in out
+
+
+def test_when_temporal_dies_dev_says_so_and_stops_the_rest(dev: Dev) -> None:
+    dev.start()
+    dev.wait_ready()
+    assert dev.proc is not None
+    supervisor = psutil.Process(dev.proc.pid)
+    (temporal,) = [
+        p for p in supervisor.children(recursive=True) if "start-dev" in " ".join(p.cmdline())
+    ]
+    temporal.kill()
+    code = dev.proc.wait(timeout=90)
+    out = dev.output.read_text()
+    assert code == 1
+    assert "the Temporal dev server exited" in out and "everything else was stopped" in out
+    for port in dev.ports.values():  # nothing listens any more (killed sockets may linger)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+    # The embedded PostgreSQL stopped too: nothing runs from the data dir any more.
+    assert not [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(dev.data_dir) in " ".join(p.info["cmdline"] or [])
+    ]
