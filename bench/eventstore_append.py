@@ -20,7 +20,8 @@ append of this process and of the server's processes. Diagnostic rows (``--diagn
 default) run the store's own validation and statement with parts changed, to show where the
 time goes: the append as it was before the fixes of 2026-11-24 (an explicit transaction,
 asyncpg's reset query on release, ``pg_notify`` in the judging statement); the judging
-statement instead of the plain insert; without the notifier. Batches get only the "before" one.
+statement instead of the plain insert; one statement per append instead of grouping
+concurrent appends; without the notifier. Batches get only the "before" one.
 
     .venv/bin/python -m bench.eventstore_append [--single-events 3000] [--batch-events 30000]
         [--rounds 3] [--connections 1 16] [--streams 1024] [--prefill 100000] [--no-diagnose]
@@ -59,11 +60,12 @@ from activities.store import to_new_event
 from domain import Actor, Event, Role, next_due
 from eventstore import EventStore, NewEvent, init_connection, migrate, open_pool
 from eventstore.codec import encode_json
+from eventstore.groups import Pending, group_args, insert_group
 from eventstore.pgtypes import Connection, Pool
 from eventstore.pool import StoreConnection
 from eventstore.queries import NOTIFY_CHANNEL
 from eventstore.server import embedded_server
-from eventstore.store import _APPEND_SQL, _INSERT_SQL
+from eventstore.store import _APPEND_SQL
 from eventstore.types import AppendResult
 from tests.domain.journey import OPS, SYSTEM, Journey, Rejected
 
@@ -551,19 +553,21 @@ NOTIFY_IN_SQL = (
 @dataclass(frozen=True)
 class Variant:
     """Diagnostics: the store's append with some parts changed. ``notify``: by the store's
-    "notifier" (after commit, coalesced), "in" the statement, or "none"; ``judge``: run the
-    judging statement (``_APPEND_SQL``) instead of the plain insert."""
+    "notifier" (after commit, coalesced), "in" the statement, or "none"; ``statement``: the
+    store's "grouped" plain insert, the plain insert "alone" (one statement per append), or
+    the "judging" statement (``_APPEND_SQL``) for every append."""
 
     label: str
     notify: str = "notifier"
+    statement: str = "grouped"
     transaction: bool = False  # an explicit BEGIN ... COMMIT around the one statement
     reset: bool = False  # asyncpg's reset query when a connection goes back to the pool
-    judge: bool = False
 
 
 VARIANTS = [
-    Variant("before the fixes (tx, pool reset, NOTIFY in)", "in", True, True, True),
-    Variant("judging statement for every append", judge=True),
+    Variant("before the fixes (tx, pool reset, NOTIFY in)", "in", "judging", True, True),
+    Variant("judging statement for every append", statement="judging"),
+    Variant("one statement per append (no grouping)", statement="alone"),
     Variant("no notifier (readers would only poll)", notify="none"),
 ]
 
@@ -575,14 +579,12 @@ class VariantStore(EventStore):
         super().__init__(pool, max_event_bytes=64 * 1024)
         self._variant = variant
         self._sql = NOTIFY_IN_SQL if variant.notify == "in" else _APPEND_SQL
-        if not variant.judge:
-            self._sql = _INSERT_SQL
 
     async def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int
     ) -> AppendResult:
         batch = self._validate(stream_id, events, expected_version)
-        args = (
+        pending = Pending(
             stream_id,
             expected_version,
             batch.event_ids,
@@ -591,16 +593,19 @@ class VariantStore(EventStore):
             batch.data,
             batch.metadata,
         )
-        async with self._pool.acquire() as conn:
-            if self._variant.transaction:
-                async with conn.transaction():
-                    rows = await conn.fetch(self._sql, *args)
-            else:
-                rows = await conn.fetch(self._sql, *args)
-        if self._variant.judge:
-            positions: list[int] = rows[0]["positions"]
+        if self._variant.statement == "grouped":
+            positions = await self._groups.write(pending)
         else:
-            positions = [row[0] for row in sorted(rows, key=lambda row: row[1])]
+            async with self._pool.acquire() as conn, contextlib.AsyncExitStack() as stack:
+                if self._variant.transaction:
+                    await stack.enter_async_context(conn.transaction())
+                if self._variant.statement == "alone":
+                    positions = (await insert_group(conn, [pending]))[stream_id]
+                else:
+                    args = (stream_id, expected_version, *group_args([pending])[4:])
+                    row = await conn.fetchrow(self._sql, *args)
+                    assert row is not None
+                    positions = row["positions"]
         assert positions, "diagnostic appends never conflict"
         if self._variant.notify == "notifier":
             self._notifier.mark()

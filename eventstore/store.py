@@ -19,6 +19,7 @@ from eventstore.errors import (
     InvalidEventError,
     PayloadTooLargeError,
 )
+from eventstore.groups import Groups, NotWritten, Pending, insert_group
 from eventstore.notifier import Notifier
 from eventstore.pgtypes import Connection, Pool
 from eventstore.subscription import Subscription
@@ -74,27 +75,9 @@ SELECT
     (SELECT coalesce(jsonb_agg(existing ORDER BY ord), '[]') FROM existing) AS existing
 """
 
-# The same append as a plain insert, for the common case. The unique constraints reject
-# an occupied version or a stored event id (then _APPEND_SQL judges); the WHERE clause
-# rejects a gap (expected version beyond the stream's end) by inserting nothing.
-_INSERT_SQL = """
-INSERT INTO events
-    (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-SELECT $1, $2 + b.ord, b.event_id, b.event_type, b.schema_version, b.data::jsonb, b.metadata::jsonb
-FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::text[])
-    WITH ORDINALITY AS b (event_id, event_type, schema_version, data, metadata, ord)
-WHERE $2 = 0 OR EXISTS (SELECT FROM events WHERE stream_id = $1 AND stream_version = $2)
-ORDER BY b.ord
-RETURNING global_position, stream_version
-"""
-
 _STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1"
 
 BeforeCommitHook = Callable[[Connection], Awaitable[None]]
-
-
-class _NotInserted(Exception):
-    """The plain insert wrote nothing: the stream is not at the expected version."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +103,7 @@ class EventStore:
         # after the insert, before commit, to hold it open (crash and gap tests).
         self._before_commit: BeforeCommitHook | None = None
         self._notifier = Notifier(pool)
+        self._groups = Groups(pool)
 
     @property
     def pool(self) -> Pool:
@@ -140,12 +124,33 @@ class EventStore:
         Malformed input raises ``InvalidEventError`` before anything is sent.
         """
         batch = self._validate(stream_id, events, expected_version)
+        pending = Pending(
+            stream_id,
+            expected_version,
+            batch.event_ids,
+            batch.types,
+            batch.schema_versions,
+            batch.data,
+            batch.metadata,
+        )
         try:
-            return await self._insert(stream_id, batch, expected_version)
-        except (UniqueViolationError, DeadlockDetectedError, _NotInserted):
+            if self._before_commit is None:
+                positions = await self._groups.write(pending)
+            else:
+                positions = await self._insert_alone(pending, self._before_commit)
+        except (UniqueViolationError, DeadlockDetectedError, NotWritten):
             # Not a plain append: a version conflict, a retry, a reused id, or a concurrent
             # append that crossed ours. The judging statement reports which.
             pass
+        else:
+            self._notifier.mark()
+            return AppendResult(
+                stream_id=stream_id,
+                first_version=expected_version + 1,
+                last_version=expected_version + len(positions),
+                global_positions=tuple(positions),
+                written=True,
+            )
         for _ in range(2):
             try:
                 return await self._append_once(stream_id, batch, expected_version)
@@ -157,36 +162,14 @@ class EventStore:
         actual = await self.stream_version(stream_id)
         raise ConcurrencyError(stream_id, expected_version, actual)
 
-    async def _insert(self, stream_id: str, batch: _Batch, expected_version: int) -> AppendResult:
-        """The common case in its cheapest form: a plain insert that the constraints judge."""
-        args = (
-            stream_id,
-            expected_version,
-            batch.event_ids,
-            batch.types,
-            batch.schema_versions,
-            batch.data,
-            batch.metadata,
-        )
-        async with self._pool.acquire() as conn:
-            if self._before_commit is None:
-                rows = await conn.fetch(_INSERT_SQL, *args)
-            else:
-                async with conn.transaction():
-                    rows = await conn.fetch(_INSERT_SQL, *args)
-                    if rows:
-                        await self._before_commit(conn)
-        if not rows:
-            raise _NotInserted  # the stream is not at expected_version
-        self._notifier.mark()
-        rows.sort(key=lambda row: row[1])
-        return AppendResult(
-            stream_id=stream_id,
-            first_version=expected_version + 1,
-            last_version=expected_version + len(rows),
-            global_positions=tuple(row[0] for row in rows),
-            written=True,
-        )
+    async def _insert_alone(self, pending: Pending, before_commit: BeforeCommitHook) -> list[int]:
+        """The test seam's path: the plain insert in a transaction held open by the hook."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            written = await insert_group(conn, [pending])
+            if not written:
+                raise NotWritten
+            await before_commit(conn)
+        return written[pending.stream_id]
 
     async def _append_once(
         self, stream_id: str, batch: _Batch, expected_version: int
