@@ -30,10 +30,9 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         followers: list[asyncio.Task[None]] = []
         if settings.api_runs_projections:
-            followers = [
-                asyncio.create_task(ProjectionRunner(pool, p).follow()) for p in all_projections()
-            ]
-            log.info("projections following the event log", count=len(followers))
+            # One runner for all: one read of the log per batch, one transaction.
+            followers = [asyncio.create_task(ProjectionRunner(pool, all_projections()).follow())]
+            log.info("projections following the event log", count=len(all_projections()))
         try:
             yield
         finally:

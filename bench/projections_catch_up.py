@@ -9,18 +9,19 @@ One run, one PostgreSQL server (its defaults: fsync on), one process.
    expected version), on ``--connections`` connections. Then, alternating, ``--rounds`` times,
    each path from an emptied read model (tables and checkpoints):
    - baseline: ``EventStore.read_all`` from the start of the log to its end, in batches of 1000
-     (the runner's batch size): reading and decoding, nothing applied;
+     (its default): reading and decoding, nothing applied;
    - each projection alone (caseload, audit, outcomes): ``ProjectionRunner.catch_up()``;
-   - all three at once, one task each in one process, as ``carepath projections run`` runs them.
+   - all three in one runner (one read per batch), as ``carepath projections run`` runs them.
+   Every path must build the read models one runner per projection builds in batches of 500
+   (checked), or the run fails.
 2. Rebuild. ``--rebuild-events`` events COPYed straight into ``events`` of a fresh database
    (rows as ``EventStore.append`` writes them, from ``--template-journeys`` journeys replicated
-   with other ids), then ``ProjectionRunner.rebuild()`` for each projection in turn, as
+   with other ids), then ``ProjectionRunner(pool, all_projections()).rebuild()``, as
    ``carepath projections rebuild`` does; baseline: a bare ``read_all`` scan of the same events.
 
-Diagnostic rows (``--diagnose``, on by default) time prototypes of fixes, defined here and not
-used by the product: the caseload keeping folded states in memory between batches; one read
-per batch applied to all three projections in one transaction; bigger batches. Each must build
-read models equal to the real projections' (checked), or the run fails.
+Diagnostic rows (``--diagnose``, on by default): the runner's read alone; three runners at once
+(as the API runs them); one runner in batches of 1,000; each projection rebuilt alone (checked
+to give the same read models as the rebuild of all three).
 
     .venv/bin/python -m bench.projections_catch_up [--journeys 700] [--rebuild-events 200000]
         [--rounds 3] [--active 500] [--connections 16] [--no-diagnose] [--profile]
@@ -61,20 +62,17 @@ from bench.eventstore_append import (
     template_log,
     to_appends,
 )
-from domain import JourneyState, evolve, next_due, parse_event
-from eventstore import Checkpoint, EventStore, RecordedEvent, open_pool
+from domain import JourneyState
+from eventstore import Checkpoint, EventStore, open_pool
 from eventstore.pgtypes import Pool
-from projections import CaseloadProjection, Projection, ProjectionRunner, all_projections
-from projections.caseload import _LOAD as LOAD_STATES
-from projections.caseload import _UPSERT as UPSERT_CASELOAD
-from projections.caseload import _decode as decode_state
-from projections.runner import _SAVE as SAVE_CHECKPOINT
-from projections.runner import Conn
+from projections import Projection, ProjectionRunner, all_projections
+from projections.log import read_log
+from projections.runner import BATCH_SIZE
 
 TARGET_CATCH_UP = 20_000.0  # events/s, all three projections
 TARGET_REBUILD = (1_000_000, 60.0)  # events, seconds
-READ_BATCH = 1000  # ProjectionRunner's default batch size
-BIG_BATCH = 10_000
+READ_BATCH = 1000  # EventStore.read_all's default
+HEADLINE = "all three projections, one runner"
 
 
 async def reset(pool: Pool, projections: Sequence[Projection]) -> None:
@@ -144,7 +142,7 @@ async def append_all(pool: Pool, appends: list[Append], connections: int) -> dic
 
 
 def judge_catch_up(row: dict[str, Any]) -> None:
-    if row["name"] == "all three projections, concurrently":
+    if row["name"] == HEADLINE:
         row["target"] = f">= {TARGET_CATCH_UP:,.0f} events/s"
         row["met"] = bool(row["events_per_s"] >= TARGET_CATCH_UP)
 
@@ -162,7 +160,7 @@ async def read_models(pool: Pool, projections: Sequence[Projection]) -> dict[str
                     {
                         r["journey_id"]: (
                             {k: v for k, v in r.items() if k != "state"},
-                            decode_state(r["state"]),
+                            JourneyState.model_validate(r["state"]),
                         )
                         for r in rows
                     }
@@ -178,82 +176,19 @@ async def read_models(pool: Pool, projections: Sequence[Projection]) -> dict[str
     return out
 
 
-class CachedCaseload(CaseloadProjection):
-    """Diagnostic, not the product: the caseload projection keeping each journey's folded state
-    in memory between batches, so a batch decodes from the table only journeys it has not seen.
-    (A real version would also check the stored version and forget its cache on rollback.)
-    Its rows are built as ``CaseloadProjection.apply`` builds them: keep the two in step."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, JourneyState] = {}
-
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        streams = sorted({e.stream_id for e in events})
-        missing = [s for s in streams if s not in self.states]
-        if missing:
-            for row in await conn.fetch(LOAD_STATES, missing):
-                self.states[row["journey_id"]] = decode_state(row["state"])
-        updated_at = {}
-        for event in events:
-            before = self.states.get(event.stream_id)
-            self.states[event.stream_id] = evolve(before, parse_event(event.data))
-            updated_at[event.stream_id] = event.recorded_at
-        columns: list[list[object]] = [[] for _ in range(15)]
-        for journey_id, at in updated_at.items():
-            state = self.states[journey_id]
-            item = next_due(state)
-            values = (
-                journey_id,
-                state.client_id,
-                state.therapist_id,
-                state.prescriber_id,
-                state.clinic_id,
-                state.stage.value,
-                state.status.value,
-                state.closed_reason.value if state.closed_reason else None,
-                state.doses.authorized,
-                state.doses.used,
-                item.kind.value if item else None,
-                item.at if item else None,
-                state.version,
-                state.model_dump(mode="json"),
-                at,
-            )
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
-        if updated_at:
-            await conn.execute(UPSERT_CASELOAD, *columns)
-
-
-def best_prototype() -> list[Projection]:
-    """The three projections with the caseload's states cached (for ``fused_catch_up``)."""
-    return [CachedCaseload(), *(p for p in all_projections() if p.name != "caseload")]
-
-
-async def fused_catch_up(
-    pool: Pool, projections: Sequence[Projection], batch: int = READ_BATCH
-) -> int:
-    """Diagnostic, not the product: one ``read_all`` per batch applied to every projection, in
-    one transaction with all their checkpoints, instead of one read per projection. From the
-    start of the log (a real version would read the checkpoints and take the locks)."""
-    store = EventStore(pool)
+async def read_log_scan(pool: Pool, batch: int = BATCH_SIZE) -> int:
+    """Read the whole log as ``ProjectionRunner`` does (``projections.log.read_log``, one
+    transaction per batch, ``data`` decoded); applies nothing."""
     after, total = Checkpoint.start(), 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            events = await store.read_all(after, limit=batch)
-            if not events:
-                return total
-            for projection in projections:
-                await projection.apply(conn, events)
-            after = events[-1].checkpoint
-            for projection in projections:
-                await conn.execute(
-                    SAVE_CHECKPOINT,
-                    projection.name,
-                    str(after.transaction_id),
-                    after.global_position,
-                )
+            events = await read_log(conn, after, batch)
+        if not events:
+            return total
+        for event in events:
+            event.data  # noqa: B018 - decoded, as the caseload does
         total += len(events)
+        after = events[-1].checkpoint
 
 
 async def measure_catch_up(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -270,50 +205,50 @@ async def measure_catch_up(url: str, args: argparse.Namespace) -> dict[str, Any]
             cpu = await CpuClock.of(conn)
         projections = all_projections()
 
-        async def together() -> int:
-            runners = [ProjectionRunner(pool, p) for p in projections]
+        def runner(chosen: Sequence[Projection], **kw: int) -> Callable[[], Awaitable[int]]:
+            return ProjectionRunner(pool, chosen, **kw).catch_up
+
+        async def concurrently() -> int:
+            runners = [ProjectionRunner(pool, p) for p in all_projections()]
             counts = await asyncio.gather(*(r.catch_up() for r in runners))
             assert len(set(counts)) == 1, counts
             return counts[0]
-
-        def alone(projection: Projection) -> Callable[[], Awaitable[int]]:
-            return ProjectionRunner(pool, projection).catch_up
 
         everything = [p.name for p in projections]
         paths: list[tuple[str, Callable[[], Awaitable[int]], list[str]]] = [
             ("read_all scan (baseline)", lambda: scan(pool), [])
         ]
-        paths += [(f"{p.name} projection alone", alone(p), [p.name]) for p in projections]
-        paths.append(("all three projections, concurrently", together, everything))
+
+        def alone(name: str) -> Callable[[], Awaitable[int]]:
+            return lambda: runner([p for p in all_projections() if p.name == name])()
+
+        paths += [(f"{name} projection alone", alone(name), [name]) for name in everything]
+        paths.append((HEADLINE, lambda: runner(all_projections())(), everything))
         if args.diagnose:
             paths += [
                 (
-                    "  diagnostic: caseload, states cached",
-                    lambda: ProjectionRunner(pool, CachedCaseload()).catch_up(),
-                    ["caseload"],
+                    "  diagnostic: the runner's read alone (read_log)",
+                    lambda: read_log_scan(pool),
+                    [],
                 ),
                 (
-                    "  diagnostic: all three from one read",
-                    lambda: fused_catch_up(pool, all_projections()),
+                    "  diagnostic: three runners, concurrently (as the API)",
+                    concurrently,
                     everything,
                 ),
                 (
-                    "  diagnostic: one read, caseload cached",
-                    lambda: fused_catch_up(pool, best_prototype()),
-                    everything,
-                ),
-                (
-                    "  diagnostic: the same, batches of 10,000",
-                    lambda: fused_catch_up(pool, best_prototype(), batch=BIG_BATCH),
+                    "  diagnostic: one runner, batches of 1,000",
+                    lambda: runner(all_projections(), batch_size=1000)(),
                     everything,
                 ),
             ]
 
         # Warm-up (caches, prepared statements, the domain's validators), and the read models
-        # every path must reproduce: a diagnostic that computes something else is refused.
+        # every path must reproduce: one runner per projection, small batches.
         await scan(pool)
         await reset(pool, projections)
-        await together()
+        for projection in all_projections():
+            await ProjectionRunner(pool, projection, batch_size=500).catch_up()
         expected = await read_models(pool, projections)
 
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in paths}
@@ -398,37 +333,26 @@ async def measure_rebuild(server_uri: str, args: argparse.Namespace) -> dict[str
         pool = await open_pool(url, min_size=1, max_size=10)  # as create_pool's defaults
         try:
             scanned = await timed("read_all scan (baseline)", lambda: scan(pool), cpu, n)
-            rebuilt = []
-            for projection in all_projections():
-                runner = ProjectionRunner(pool, projection)
-                rebuilt.append(await timed(f"rebuild {projection.name}", runner.rebuild, cpu, n))
+            name = "rebuild all three (carepath projections rebuild)"
+            whole = await timed(name, ProjectionRunner(pool, all_projections()).rebuild, cpu, n)
+            expected = await read_models(pool, all_projections())
             diagnostics = []
             if args.diagnose:
-                expected = await read_models(pool, all_projections())
-                await reset(pool, all_projections())
-
-                async def prototype() -> int:
-                    return await fused_catch_up(pool, best_prototype(), batch=BIG_BATCH)
-
-                name = "  diagnostic: one read, caseload cached, 10k batches"
-                diagnostics.append(await timed(name, prototype, cpu, n))
-                if await read_models(pool, all_projections()) != expected:
-                    raise AssertionError(f"{name}: the read models differ from the rebuilt ones")
+                for projection in all_projections():
+                    name = f"  diagnostic: rebuild {projection.name} alone"
+                    runner = ProjectionRunner(pool, projection)
+                    diagnostics.append(await timed(name, runner.rebuild, cpu, n))
+                got = await read_models(pool, all_projections())
+                if got != expected:
+                    raise AssertionError("rebuilding one at a time gave other read models")
         finally:
             await pool.close()
-    total = sum(r["seconds"] for r in rebuilt)
-    whole = {
-        "name": "rebuild all three (carepath projections rebuild)",
-        "events": n,
-        "seconds": total,
-        "events_per_s": n / total,
-    }
     goal_events, goal_seconds = TARGET_REBUILD
     # The target is for 1M events; smaller runs are judged by the rate it implies.
     whole["target"] = f"{goal_events:,} events < {goal_seconds:.0f} s"
     whole["projected_seconds_for_target"] = goal_events / whole["events_per_s"]
     whole["met"] = bool(whole["projected_seconds_for_target"] < goal_seconds)
-    rows = [scanned, *rebuilt, whole, *diagnostics]
+    rows = [scanned, whole, *diagnostics]
     for row in rows:
         row["vs_scan"] = row["events_per_s"] / scanned["events_per_s"]
     return {

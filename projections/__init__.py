@@ -1,17 +1,20 @@
 """Read models built from the event log: caseload, audit, outcomes.
 
 Each projection's rows and its checkpoint change in one transaction, so a crash never
-double-applies or skips; each can be rebuilt from the start of the log.
+double-applies or skips; one runner reads the log once per batch for several projections; a
+rebuild builds new tables beside the live ones and swaps them in when complete.
 """
 
 from projections.audit import AuditProjection
 from projections.caseload import CaseloadProjection
+from projections.log import LogEvent
 from projections.outcomes import OutcomesProjection
 from projections.runner import Projection, ProjectionRunner, all_projections
 
 __all__ = [
     "AuditProjection",
     "CaseloadProjection",
+    "LogEvent",
     "OutcomesProjection",
     "Projection",
     "ProjectionRunner",

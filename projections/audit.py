@@ -7,15 +7,22 @@ shows both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
-from eventstore import RecordedEvent
+from projections.log import LogEvent
 from projections.runner import Conn
 
+# A decision's event types joined by the unit separator, chr(31): event types are printable
+# (EventStore.append checks), so it cannot occur in one.
+_SEPARATOR = chr(31)
 _UPSERT = """
 INSERT INTO audit_accepted (journey_id, decision_id, decision_type, actor_id, actor_role,
                             decided_at, event_types, first_position)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT journey_id, decision_id, decision_type, actor_id, actor_role, decided_at::timestamptz,
+       string_to_array(event_types, chr(31)), first_position
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::bigint[])
+       AS u (journey_id, decision_id, decision_type, actor_id, actor_role, decided_at,
+             event_types, first_position)
 ON CONFLICT (journey_id, decision_id) DO UPDATE
    SET event_types = audit_accepted.event_types || EXCLUDED.event_types
 """
@@ -25,25 +32,34 @@ class AuditProjection:
     name: str = "audit"
     tables: Sequence[str] = ("audit_accepted",)
 
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        grouped: dict[tuple[str, str], list[RecordedEvent]] = {}
+    def prepare(self, events: Sequence[LogEvent]) -> None:
+        pass
+
+    def forget(self) -> None:
+        pass
+
+    async def apply(self, conn: Conn, events: Sequence[LogEvent]) -> None:
+        grouped: dict[tuple[str, str], list[LogEvent]] = {}
         for event in events:
-            decision = event.metadata.get("decision_id") or f"event-{event.event_id}"
-            grouped.setdefault((event.stream_id, decision), []).append(event)
-        rows = []
+            key = (event.stream_id, event.decision_id)
+            if (decided := grouped.get(key)) is None:
+                grouped[key] = [event]
+            else:
+                decided.append(event)
+        columns: list[list[object]] = [[] for _ in range(8)]
         for (journey_id, decision_id), decided in grouped.items():
             first = decided[0]
-            meta = first.metadata
-            rows.append(
-                (
-                    journey_id,
-                    decision_id,
-                    meta.get("decision_type"),
-                    meta.get("actor_id", "unknown"),
-                    meta.get("actor_role", "unknown"),
-                    datetime.fromisoformat(str(first.data["occurred_at"])),
-                    [e.type for e in decided],
-                    first.global_position,
-                )
+            values = (
+                journey_id,
+                decision_id,
+                first.decision_type,
+                first.actor_id,
+                first.actor_role,
+                first.occurred_at,
+                _SEPARATOR.join(e.type for e in decided),
+                first.global_position,
             )
-        await conn.executemany(_UPSERT, rows)
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        if grouped:
+            await conn.execute(_UPSERT, *columns)

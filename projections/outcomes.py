@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain import parse_event
 from domain.events import ScreeningRecorded
 from domain.instruments import meaningful_change, remitted
-from eventstore import RecordedEvent
+from projections.log import LogEvent
 from projections.runner import Conn
 
 _BASELINES = """
@@ -17,7 +16,8 @@ SELECT journey_id, instrument, total FROM outcomes
 _INSERT = """
 INSERT INTO outcomes (journey_id, global_position, instrument, recorded_at, total, band,
                       is_baseline, baseline_total, response, remission)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::int[],
+                     $6::text[], $7::bool[], $8::int[], $9::bool[], $10::bool[])
 """
 
 
@@ -25,7 +25,15 @@ class OutcomesProjection:
     name: str = "outcomes"
     tables: Sequence[str] = ("outcomes",)
 
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+    def prepare(self, events: Sequence[LogEvent]) -> None:
+        for event in events:
+            if event.type == "screening_recorded":
+                event.event  # noqa: B018 - parsed once, kept on the event
+
+    def forget(self) -> None:
+        pass
+
+    async def apply(self, conn: Conn, events: Sequence[LogEvent]) -> None:
         screenings = [e for e in events if e.type == "screening_recorded"]
         if not screenings:
             return
@@ -34,28 +42,27 @@ class OutcomesProjection:
             (r["journey_id"], r["instrument"]): r["total"]
             for r in await conn.fetch(_BASELINES, journeys)
         }
-        rows = []
+        columns: list[list[object]] = [[] for _ in range(10)]
         for record in screenings:
-            event = parse_event(record.data)
+            event = record.event
             assert isinstance(event, ScreeningRecorded)
             score = event.score
             key = (record.stream_id, score.instrument.value)
             if event.baseline:
                 baselines[key] = score.total
             baseline = baselines.get(key, score.total)
-            rows.append(
-                (
-                    record.stream_id,
-                    record.global_position,
-                    score.instrument.value,
-                    event.occurred_at,
-                    score.total,
-                    score.band,
-                    event.baseline,
-                    baseline,
-                    not event.baseline
-                    and meaningful_change(score.instrument, baseline, score.total),
-                    remitted(score.instrument, score.total),
-                )
+            values = (
+                record.stream_id,
+                record.global_position,
+                score.instrument.value,
+                event.occurred_at,
+                score.total,
+                score.band,
+                event.baseline,
+                baseline,
+                not event.baseline and meaningful_change(score.instrument, baseline, score.total),
+                remitted(score.instrument, score.total),
             )
-        await conn.executemany(_INSERT, rows)
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        await conn.execute(_INSERT, *columns)

@@ -17,7 +17,8 @@ async def rebuild(settings: Settings, name: str | None = None) -> dict[str, int]
         chosen = [p for p in all_projections() if name in (None, p.name)]
         if not chosen:
             raise SystemExit(f"no projection named {name!r}")
-        return {p.name: await ProjectionRunner(pool, p).rebuild() for p in chosen}
+        read = await ProjectionRunner(pool, chosen).rebuild()
+        return {p.name: read for p in chosen}
     finally:
         await pool.close()
 
@@ -25,8 +26,9 @@ async def rebuild(settings: Settings, name: str | None = None) -> dict[str, int]
 async def follow_all(settings: Settings, stop: asyncio.Event) -> None:
     log = get_logger("carepath.projector")
     pool = await create_pool(settings)
-    tasks = [asyncio.create_task(ProjectionRunner(pool, p).follow()) for p in all_projections()]
-    log.info("projections following the event log", count=len(tasks))
+    # One runner: one read of the log per batch for every projection.
+    tasks = [asyncio.create_task(ProjectionRunner(pool, all_projections()).follow())]
+    log.info("projections following the event log", count=len(all_projections()))
     try:
         await stop.wait()
     finally:

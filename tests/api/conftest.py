@@ -128,8 +128,7 @@ class Api:
         return await self.http.get(path, params=params, headers=user.headers)
 
     async def catch_up(self) -> None:
-        for projection in all_projections():
-            await ProjectionRunner(self.pool, projection).catch_up()
+        await ProjectionRunner(self.pool, all_projections()).catch_up()
 
     async def finish(self, client_id: str) -> None:
         """Wait until the journey's workflow has completed (a closed journey drains first)."""

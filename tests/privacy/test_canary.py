@@ -115,8 +115,7 @@ async def test_no_canary_phi_reaches_temporal_logs_or_the_event_table(
                 {"type": "approve_medication", "decision_id": "c-rx-2", "expires_at": expires},
             )
             await call(th, "/journeys/cl-canary/notes", {"text": CANARIES["note"]})
-            for projection in all_projections():
-                await ProjectionRunner(db_pool, projection).catch_up()
+            await ProjectionRunner(db_pool, all_projections()).catch_up()
             view = (
                 await http.get("/journeys/cl-canary", headers={"Authorization": f"Bearer {ops}"})
             ).json()

@@ -15,11 +15,12 @@ from activities.store import to_new_event
 from domain import Event, JourneyState, fold, next_due, parse_event
 from domain.events import ScreeningRecorded
 from domain.instruments import meaningful_change, remitted
-from eventstore import EventStore, RecordedEvent
+from eventstore import EventStore
 from eventstore.pgtypes import Pool
 from projections import (
     AuditProjection,
     CaseloadProjection,
+    LogEvent,
     OutcomesProjection,
     ProjectionRunner,
     all_projections,
@@ -181,7 +182,7 @@ async def test_a_rebuild_gives_the_same_rows_and_keeps_rejections(
 class CrashingCaseload(CaseloadProjection):
     """Writes its rows, then fails before the batch commits."""
 
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+    async def apply(self, conn: Conn, events: Sequence[LogEvent]) -> None:
         await super().apply(conn, events)
         raise RuntimeError("crash mid-batch")
 
@@ -248,3 +249,122 @@ async def test_the_caseload_state_is_queryable_json(db_pool: Pool, event_store: 
     await run_all(db_pool)
     stages = await db_pool.fetch("SELECT stage, state->>'stage' AS folded FROM caseload")
     assert stages and all(r["stage"] == r["folded"] for r in stages)
+
+
+async def test_the_caseload_never_trusts_a_cached_state_the_table_does_not_hold(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    """A batch rolled back after the caseload applied it, and another runner's batches, leave
+    its cache stale: it must check the stored versions and decode what differs."""
+    await write_journeys(event_store, journeys())
+    caseload = CaseloadProjection()
+    runner = ProjectionRunner(db_pool, caseload, batch_size=4)
+    await runner.step()
+    # The next batch applied, then rolled back behind the runner's back (no forget()).
+    async with db_pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        from projections.log import read_log
+
+        await caseload.apply(conn, await read_log(conn, await runner.checkpoint(), 30))
+        await tx.rollback()
+    # Another runner (another process) moves the same read model on in between.
+    other = ProjectionRunner(db_pool, CaseloadProjection(), batch_size=5)
+    for _ in range(3):
+        await runner.step()
+        await other.step()
+    await runner.catch_up()
+    await run_all(db_pool)
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
+class FailingOutcomes(OutcomesProjection):
+    async def apply(self, conn: Conn, events: Sequence[LogEvent]) -> None:
+        raise RuntimeError("outcomes failed")
+
+
+async def test_one_runner_applies_each_projection_from_its_own_checkpoint(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    await ProjectionRunner(db_pool, AuditProjection(), batch_size=6).catch_up()
+    await write_journeys(event_store, journeys())
+    await ProjectionRunner(db_pool, OutcomesProjection(), batch_size=9).step()
+    # A failure of one projection rolls back the whole batch, every checkpoint included.
+    caseload = CaseloadProjection()
+    failing = ProjectionRunner(db_pool, [caseload, AuditProjection(), FailingOutcomes()])
+    with pytest.raises(RuntimeError):
+        await failing.catch_up()
+    assert await db_pool.fetchval("SELECT count(*) FROM caseload") == 0
+    runner = ProjectionRunner(
+        db_pool, [caseload, AuditProjection(), OutcomesProjection()], batch_size=8
+    )
+    await runner.catch_up()
+    await assert_projections_equal_the_fold(db_pool, event_store)
+    ends = {
+        (c.transaction_id, c.global_position)
+        for c in [await runner.checkpoint(n) for n in ("caseload", "audit", "outcomes")]
+    }
+    assert len(ends) == 1
+
+
+async def test_an_event_committed_late_behind_a_checkpoint_is_not_skipped(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    """Gap safety, through the runner's own read and its read ahead: an append holding a lower
+    position commits after a later one has been read."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(_: object) -> None:
+        held.set()
+        await release.wait()
+
+    slow = EventStore(db_pool, max_event_bytes=64 * 1024)
+    slow._before_commit = hold
+    j = Journey()
+    j.started()
+    late = asyncio.create_task(append(slow, f"journey-late-{uuid.uuid4().hex[:6]}", j.events, 0))
+    await held.wait()
+    await write_journeys(event_store, journeys())
+    runner = ProjectionRunner(db_pool, all_projections(), batch_size=7)
+    await runner.catch_up()  # nothing readable yet: the held transaction holds back the xmin
+    release.set()
+    await late
+    await runner.catch_up()
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
+async def test_a_rebuild_swaps_in_complete_tables_readers_never_see_half_built(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool)
+    indexes = "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 2"
+    indexes_before = [tuple(r) for r in await db_pool.fetch(indexes)]
+    model = "SELECT count(*) || '/' || sum(version) FROM caseload"
+    complete = await db_pool.fetchval(model)
+    audited = await db_pool.fetchval("SELECT count(*) FROM audit")
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        while not done.is_set():
+            seen.append(await db_pool.fetchval(model))
+            await asyncio.sleep(0)
+
+    reading = asyncio.create_task(reader())
+    try:
+        await ProjectionRunner(db_pool, all_projections(), batch_size=5).rebuild()
+    finally:
+        done.set()
+        await reading
+    assert len(seen) > 10 and set(seen) == {complete}
+    await assert_projections_equal_the_fold(db_pool, event_store)
+    assert [tuple(r) for r in await db_pool.fetch(indexes)] == indexes_before
+    assert await db_pool.fetchval("SELECT count(*) FROM audit") == audited
+    leftovers = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'carepath_rebuild_%'"
+    assert await db_pool.fetchval(leftovers) == 0
+    # The live runners carry on from the swapped-in checkpoints.
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool)
+    await assert_projections_equal_the_fold(db_pool, event_store)
