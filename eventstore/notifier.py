@@ -26,7 +26,7 @@ _NOTIFY_SQL = "SELECT pg_notify($1, '')"
 class Notifier:
     """Coalesces wake-ups: at most one ``NOTIFY`` per ``delay``, none while nothing is marked."""
 
-    def __init__(self, pool: Pool, delay: float = 0.005) -> None:
+    def __init__(self, pool: Pool, delay: float = 0.02) -> None:
         self._pool = pool
         self._delay = delay
         self._dirty = False
