@@ -20,7 +20,7 @@ One run, one PostgreSQL server (its defaults: fsync on), one process.
    ``carepath projections rebuild`` does; baseline: a bare ``read_all`` scan of the same events.
 
 Diagnostic rows (``--diagnose``, on by default): the runner's read alone; three runners at once
-(as the API runs them); one runner in batches of 1,000; each projection rebuilt alone (checked
+(one runner per projection); one runner in batches of 1,000; each projection rebuilt alone (checked
 to give the same read models as the rebuild of all three).
 
     .venv/bin/python -m bench.projections_catch_up [--journeys 700] [--rebuild-events 200000]
@@ -232,7 +232,7 @@ async def measure_catch_up(url: str, args: argparse.Namespace) -> dict[str, Any]
                     [],
                 ),
                 (
-                    "  diagnostic: three runners, concurrently (as the API)",
+                    "  diagnostic: three runners, one per projection, at once",
                     concurrently,
                     everything,
                 ),
