@@ -14,6 +14,8 @@ from activities.messages import NotificationOutcome, NotificationRequest
 from activities.templates import render
 from domain.notifications import Notice, Recipient
 from eventstore import get_client
+from privacy.keys import KeyRing
+from privacy.links import survey_token
 
 CLAIM = """
 INSERT INTO notifications (idempotency_key, journey_id, template, recipient_role, status)
@@ -52,6 +54,15 @@ class Messaging:
     clinic_name: str
     clinic_callback: str
     ui_base_url: str
+    survey_base_url: str | None = None  # where clients answer check-ins (the API)
+    keys: KeyRing | None = None  # signs survey links; without keys, no links
+
+    def survey_link(self, notice: Notice) -> str | None:
+        if notice.survey is None or self.keys is None or self.survey_base_url is None:
+            return None
+        return (
+            f"{self.survey_base_url.rstrip('/')}/surveys/{survey_token(self.keys, notice.survey)}"
+        )
 
 
 class NotifyActivities:
@@ -111,6 +122,7 @@ class NotifyActivities:
                 clinic=self._messaging.clinic_name,
                 callback=self._messaging.clinic_callback,
                 ui_base_url=self._messaging.ui_base_url,
+                survey_link=self._messaging.survey_link(notice),
             )
             try:
                 await channel.send(address, subject, body, f"{key}:{contact.ref}")

@@ -21,6 +21,9 @@ _CLIENT_TEXT: dict[Template, str] = {
 }
 
 
+SURVEY_TEMPLATES = frozenset({Template.SURVEY_INVITATION, Template.SURVEY_REMINDER})
+
+
 def _when(at: datetime | None) -> str:
     return at.strftime("%A %d %B at %H:%M %Z").strip() if at else "your scheduled time"
 
@@ -33,12 +36,15 @@ def render(
     clinic: str,
     callback: str,
     ui_base_url: str,
+    survey_link: str | None = None,
 ) -> tuple[str, str]:
-    """(subject, body) for a notice."""
+    """(subject, body) for a notice; a survey notice carries its link when there is one."""
     if notice.template in CLIENT_TEMPLATES:
         body = _CLIENT_TEXT[notice.template].format(
             name=first_name or "there", clinic=clinic, when=_when(notice.at), callback=callback
         )
+        if survey_link and notice.template in SURVEY_TEMPLATES:
+            body += f" Answer here: {survey_link}"
         return f"A message from {clinic}", body
     title = notice.template.value.replace("_", " ")
     prefix = "URGENT: " if notice.urgent else ""

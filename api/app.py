@@ -15,10 +15,11 @@ import structlog
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import audit, caseload, decisions, errors, health, journeys, notes
+from api import audit, caseload, decisions, errors, health, journeys, notes, surveys
 from api.context import Services
 from config.settings import Settings
 from eventstore.pgtypes import Pool
+from privacy.keys import load_key_ring
 from projections import ProjectionRunner, all_projections
 
 # Resolved at each use, so that it follows `configure_logging` (JSON, PHI dropped).
@@ -46,8 +47,9 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
         version="1",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings=settings, temporal=temporal, pool=pool)
+    keys = load_key_ring(settings.payload_keys, settings.payload_key_file)
+    app.state.services = Services(settings=settings, temporal=temporal, pool=pool, keys=keys)
     errors.install(app)
-    for module in (journeys, decisions, caseload, audit, health, notes):
+    for module in (journeys, decisions, caseload, audit, health, notes, surveys):
         app.include_router(module.router)
     return app

@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 from config.settings import Settings
 from eventstore import EventStore
 from eventstore.pgtypes import Pool
+from privacy.keys import KeyRing
 from workflows.messages import journey_workflow_id
 
 
@@ -19,6 +20,7 @@ class Services:
     settings: Settings
     temporal: Client
     pool: Pool
+    keys: KeyRing | None = None  # signs and checks clients' survey links
 
     @property
     def store(self) -> EventStore:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import signal
 from collections.abc import Iterator
 
@@ -23,6 +25,23 @@ from workers.temporal import connect
 
 # Resolved at each use, so that it follows `configure_logging` (JSON, PHI dropped).
 log = structlog.stdlib.get_logger("carepath.api")
+
+
+class HideSurveyLinks(logging.Filter):
+    """Access log lines show `/surveys/…`: a client's link is a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SURVEY_LINK.sub("/surveys/…", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _SURVEY_LINK.sub("/surveys/…", record.msg)
+        return True
+
+
+_SURVEY_LINK = re.compile(r"/surveys/[^\s?\"]+")
+logging.getLogger("uvicorn.access").addFilter(HideSurveyLinks())
 
 
 class _Server(uvicorn.Server):

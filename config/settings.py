@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     clinic_name: str = "your clinic"
     clinic_callback: str = "the clinic"  # a phone number clients may call
     ui_base_url: str = "http://127.0.0.1:8233"
+    # Where clients answer check-ins (`/surveys/<link>` on the API); unset: the API's URL.
+    survey_base_url: str | None = None
 
     # The prescriber partner (Journey Clinical) referral endpoint; unset: referrals are recorded.
     referral_url: str | None = None

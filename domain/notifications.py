@@ -69,6 +69,7 @@ class Notice(BaseModel):
     template: Template
     urgent: bool = False
     at: AwareDatetime | None = None  # the appointment time a reminder is about
+    survey: str | None = None  # the check-in a survey notice invites to answer (its workflow id)
 
 
 def _appointment_time(state: JourneyState, kind: DueKind, ref: str) -> AwareDatetime | None:

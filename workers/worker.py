@@ -15,6 +15,7 @@ from activities.referral import ReferralActivities
 from activities.store import StoreActivities
 from config.settings import Settings
 from eventstore import EventStore
+from privacy.keys import load_key_ring
 from workflows.followups import DailyDigestWorkflow, FollowUpCheckInWorkflow, FollowUpSweepWorkflow
 from workflows.journey import JourneyWorkflow
 
@@ -43,7 +44,13 @@ def build_worker(
 ) -> Worker:
     store = store or StoreActivities(EventStore(pool, max_event_bytes=settings.max_event_bytes))
     channels = channels if channels is not None else channels_from(settings)
-    messaging = Messaging(settings.clinic_name, settings.clinic_callback, settings.ui_base_url)
+    messaging = Messaging(
+        settings.clinic_name,
+        settings.clinic_callback,
+        settings.ui_base_url,
+        survey_base_url=settings.survey_base_url or settings.api_url,
+        keys=load_key_ring(settings.payload_keys, settings.payload_key_file),
+    )
     notify = NotifyActivities(pool, channels, messaging)
     followups = FollowUpActivities(pool, channels, messaging, namespace=settings.temporal_namespace)
     referral = ReferralActivities(settings.referral_url, settings.referral_token)

@@ -104,6 +104,17 @@ class SurveyReceipt(_Message):
     crisis_resources: bool  # show crisis resources now (an answer asked for a safety review)
 
 
+class SurveyStatus(_Message):
+    """What a client's survey page shows: which instruments are still to answer, and until when.
+    Never a score."""
+
+    check_in: str
+    open: bool
+    closes_at: datetime | None
+    answered: list[Instrument]
+    outstanding: list[Instrument]
+
+
 class CheckInOutcome(_Message):
     check_in: str
     statuses: dict[Instrument, Literal["answered", "missed"]]
@@ -185,6 +196,7 @@ class FollowUpCheckInWorkflow:
         self._input = input
         self._scores: dict[Instrument, Score] = {}
         self._closed = False
+        self._closes_at: datetime | None = None
         self._alerts: list[asyncio.Task[None]] = []
 
     # --- answers --------------------------------------------------------------------
@@ -197,6 +209,17 @@ class FollowUpCheckInWorkflow:
             answered=[i for i in self._input.instruments if i in self._scores],
             outstanding=self._outstanding(),
             crisis_resources=any(s.risk for s in self._scores.values()),
+        )
+
+    @workflow.query(name="survey")
+    def survey(self) -> SurveyStatus:
+        receipt = self._receipt()
+        return SurveyStatus(
+            check_in=self._input.check_in,
+            open=not self._closed,
+            closes_at=self._closes_at,
+            answered=receipt.answered,
+            outstanding=receipt.outstanding,
         )
 
     @workflow.update(name="answer")
@@ -276,6 +299,7 @@ class FollowUpCheckInWorkflow:
             recipient_id=journey.client_id,
             template=template,
             at=closes_at,
+            survey=workflow.info().workflow_id,
         )
         await _notify(journey.client_id, notice)
 
@@ -294,6 +318,7 @@ class FollowUpCheckInWorkflow:
         opened = workflow.now()
         every = input.reminder_every
         closes_at = opened + every * (input.reminders + 1)
+        self._closes_at = closes_at
         self._publish()
         await self._invite(Template.SURVEY_INVITATION, "invitation", closes_at)
         sent_at = workflow.now()

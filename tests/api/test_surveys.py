@@ -1,0 +1,146 @@
+"""A client answers a check-in through the survey link: no account, never a score back."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+
+from activities.followups import CheckInInput, CompletedJourney, check_in_workflow_id
+from api.server import HideSurveyLinks
+from config.settings import Settings
+from domain.vocabulary import Instrument
+from privacy.keys import parse_keys
+from privacy.links import survey_token
+from tests.api.conftest import Api
+from workflows.followups import FollowUpCheckInWorkflow
+
+KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
+PHQ9_MILD = [1, 1, 1, 1, 1, 1, 1, 0, 0]
+PHQ9_ITEM9 = [0, 0, 0, 0, 0, 0, 0, 0, 1]
+GAD7 = [2, 2, 2, 1, 1, 1, 2]
+
+
+@pytest_asyncio.fixture
+async def settings() -> Settings:
+    return Settings(
+        task_queue=f"api-{uuid.uuid4().hex[:8]}", api_runs_projections=False, payload_keys=KEYS
+    )
+
+
+async def open_check_in(api: Api, **fields: Any) -> tuple[WorkflowHandle[Any, Any], str]:
+    """A freshly opened check-in and its survey link."""
+    journey_id, client_id = f"j-{uuid.uuid4().hex[:8]}", f"cl-{uuid.uuid4().hex[:8]}"
+    journey = CompletedJourney(
+        journey_id=journey_id,
+        client_id=client_id,
+        therapist_id=api.th.clinician_id,
+        clinic_id="default",
+    )
+    workflow_id = check_in_workflow_id(journey_id, "week-2")
+    now = await api.env.get_current_time()
+    handle = await api.env.client.start_workflow(
+        FollowUpCheckInWorkflow.run,
+        CheckInInput(journey=journey, check_in="week-2", due_at=now, **fields),
+        id=workflow_id,
+        task_queue=api.settings.task_queue,
+    )
+    return handle, survey_token(parse_keys(KEYS), workflow_id)
+
+
+@pytest_asyncio.fixture
+async def link(api: Api) -> AsyncIterator[str]:
+    handle, token = await open_check_in(api)
+    yield token
+    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await handle.terminate("test finished")
+
+
+async def test_the_link_shows_what_is_to_answer_and_takes_the_answers(api: Api, link: str) -> None:
+    shown = await api.http.get(f"/surveys/{link}")
+    assert shown.status_code == 200, shown.text
+    status = shown.json()
+    assert status["open"] and status["check_in"] == "week-2"
+    assert set(status["outstanding"]) == {"phq9", "gad7"} and status["answered"] == []
+
+    first = await api.http.post(f"/surveys/{link}", json={"answers": {"phq9": PHQ9_MILD}})
+    assert first.status_code == 200, first.text
+    assert first.json() == {
+        "answered": ["phq9"],
+        "outstanding": ["gad7"],
+        "crisis_resources": False,
+    }
+    again = await api.http.post(f"/surveys/{link}", json={"answers": {"phq9": PHQ9_ITEM9}})
+    assert again.json() == first.json()  # the first answers count
+
+    last = await api.http.post(f"/surveys/{link}", json={"answers": {"gad7": GAD7}})
+    assert last.json()["outstanding"] == [] and "total" not in last.text
+
+
+async def test_an_answer_asking_for_a_safety_review_shows_crisis_resources(
+    api: Api, link: str
+) -> None:
+    answered = await api.http.post(f"/surveys/{link}", json={"answers": {"phq9": PHQ9_ITEM9}})
+    assert answered.status_code == 200 and answered.json()["crisis_resources"] is True
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{"phq9": [1, 1, 1]}, {"phq9": [9] * 9}, {"pcl5": [0] * 20}, {}],
+)
+async def test_invalid_answers_are_refused_and_record_nothing(
+    api: Api, link: str, answers: dict[str, list[int]]
+) -> None:
+    refused = await api.http.post(f"/surveys/{link}", json={"answers": answers})
+    assert refused.status_code == 422
+    assert "9, 9" not in refused.text  # never the values sent
+    status = (await api.http.get(f"/surveys/{link}")).json()
+    assert status["answered"] == []
+
+
+async def test_a_wrong_or_altered_link_is_not_found(api: Api, link: str) -> None:
+    altered = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
+    for wrong in (altered, "k1.Zm9v.bar", "nonsense"):
+        for response in (
+            await api.http.get(f"/surveys/{wrong}"),
+            await api.http.post(f"/surveys/{wrong}", json={"answers": {"phq9": PHQ9_MILD}}),
+        ):
+            assert response.status_code == 404, (wrong, response.text)
+
+
+async def test_a_closed_check_in_is_gone(api: Api) -> None:
+    # Closes unanswered a second after it opens, without skipping time.
+    handle, link = await open_check_in(api, reminders=0, reminder_every=timedelta(seconds=1))
+    await asyncio.wait_for(handle.result(), 30)
+    shown = (await api.http.get(f"/surveys/{link}")).json()
+    assert shown["open"] is False and set(shown["outstanding"]) == {"phq9", "gad7"}
+    late = await api.http.post(f"/surveys/{link}", json={"answers": {"phq9": PHQ9_MILD}})
+    assert late.status_code == 410
+
+
+async def test_no_clinician_token_is_needed_but_a_link_is(api: Api) -> None:
+    assert (await api.http.get("/surveys/")).status_code == 404
+    assert Instrument.PHQ9.value == "phq9"
+
+
+def test_access_log_lines_never_show_a_link() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/surveys/k1.Zm9v.c2VjcmV0?x=1", "1.1", 200),
+        None,
+    )
+    assert HideSurveyLinks().filter(record)
+    assert "Zm9v" not in record.getMessage() and "/surveys/…?x=1" in record.getMessage()
