@@ -8,7 +8,7 @@ detail or a note, in the database, the logs or a message.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -23,16 +23,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from activities.channels import Channel, ChannelError, RejectedMessage
 from activities.notify import CLAIM, CLINICIAN, FINISH, OPS, Messaging
 from domain import JourneyState, Protocol, is_overdue
+from domain.followups import FOLLOW_UP_INSTRUMENTS, check_ins_due, maintenance_due
 from domain.notifications import Recipient, Template
 from domain.vocabulary import Instrument, Status
 from workflows.messages import journey_workflow_id
 
 CHECK_IN_WORKFLOW = "FollowUpCheckIn"  # the workflow type the sweep starts
-FOLLOW_UP_INSTRUMENTS: tuple[Instrument, ...] = (Instrument.PHQ9, Instrument.GAD7)
-
-
-def check_in_label(weeks: int) -> str:
-    return f"week-{weeks}"
 
 
 def check_in_workflow_id(journey_id: str, check_in: str) -> str:
@@ -44,30 +40,6 @@ def maintenance_key(journey_id: str, number: int) -> str:
     """The idempotency key of a journey's `number`-th maintenance reminder (one per interval)."""
     recipient, template = Recipient.THERAPIST.value, Template.MAINTENANCE_DUE.value
     return f"maintenance:{journey_id}:{number}:{recipient}:{template}"
-
-
-def check_ins_due(
-    completed_at: datetime, weeks: Iterable[int], as_of: datetime, grace: timedelta
-) -> list[tuple[str, datetime]]:
-    """The check-ins due at `as_of`: their time has come, and not more than `grace` ago (a
-    "two-week" survey sent months late would mean nothing, so it is not started at all)."""
-    due = []
-    for week in sorted(set(weeks)):
-        at = completed_at + timedelta(weeks=week)
-        if at <= as_of < at + grace:
-            due.append((check_in_label(week), at))
-    return due
-
-
-def maintenance_due(
-    completed_at: datetime, interval_days: int, as_of: datetime
-) -> tuple[int, datetime] | None:
-    """The latest maintenance interval come due by `as_of` (its number, from 1, and when)."""
-    interval = timedelta(days=interval_days)
-    number = (as_of - completed_at) // interval
-    if number < 1:
-        return None
-    return number, completed_at + number * interval
 
 
 class _Message(BaseModel):

@@ -1,0 +1,43 @@
+"""After a completed course: when outcome check-ins and maintenance reminders come due.
+
+Pure rules over times given by the caller: check-ins at the protocol's weeks after completion
+(PHQ-9 and GAD-7), each started only within a grace period after its time, and a maintenance
+reminder per interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from domain.vocabulary import Instrument
+
+FOLLOW_UP_INSTRUMENTS: tuple[Instrument, ...] = (Instrument.PHQ9, Instrument.GAD7)
+
+
+def check_in_label(weeks: int) -> str:
+    return f"week-{weeks}"
+
+
+def check_ins_due(
+    completed_at: datetime, weeks: Iterable[int], as_of: datetime, grace: timedelta
+) -> list[tuple[str, datetime]]:
+    """The check-ins due at `as_of`: their time has come, and not more than `grace` ago (a
+    "two-week" survey sent months late would mean nothing, so it is not started at all)."""
+    due = []
+    for week in sorted(set(weeks)):
+        at = completed_at + timedelta(weeks=week)
+        if at <= as_of < at + grace:
+            due.append((check_in_label(week), at))
+    return due
+
+
+def maintenance_due(
+    completed_at: datetime, interval_days: int, as_of: datetime
+) -> tuple[int, datetime] | None:
+    """The latest maintenance interval come due by `as_of` (its number, from 1, and when)."""
+    interval = timedelta(days=interval_days)
+    number = (as_of - completed_at) // interval
+    if number < 1:
+        return None
+    return number, completed_at + number * interval
