@@ -4,6 +4,7 @@ sent, so a retried activity never sends a message twice that was recorded as sen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 from temporalio import activity
@@ -56,6 +57,10 @@ class Messaging:
     ui_base_url: str
     survey_base_url: str | None = None  # where clients answer check-ins (the API)
     keys: KeyRing | None = None  # signs survey links; without keys, no links
+    time_zone: str = "UTC"  # the clinic's: times in clients' messages are shown in it
+
+    def __post_init__(self) -> None:
+        zone_of(self.time_zone)  # a wrong name fails when the worker starts, not at a send
 
     def survey_link(self, notice: Notice) -> str | None:
         if notice.survey is None or self.keys is None or self.survey_base_url is None:
@@ -63,6 +68,16 @@ class Messaging:
         return (
             f"{self.survey_base_url.rstrip('/')}/surveys/{survey_token(self.keys, notice.survey)}"
         )
+
+
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"CAREPATH_SCHEDULE_TIME_ZONE {name!r} is not an IANA time zone name "
+            "(for example Europe/London or America/Chicago)"
+        ) from None
 
 
 class NotifyActivities:
@@ -123,6 +138,7 @@ class NotifyActivities:
                 callback=self._messaging.clinic_callback,
                 ui_base_url=self._messaging.ui_base_url,
                 survey_link=self._messaging.survey_link(notice),
+                time_zone=zone_of(self._messaging.time_zone),
             )
             try:
                 await channel.send(address, subject, body, f"{key}:{contact.ref}")

@@ -3,7 +3,7 @@ diagnosis, a score or safety status. Staff get a template name and a link, never
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from domain.notifications import CLIENT_TEMPLATES, Notice, Template
 
@@ -24,8 +24,13 @@ _CLIENT_TEXT: dict[Template, str] = {
 SURVEY_TEMPLATES = frozenset({Template.SURVEY_INVITATION, Template.SURVEY_REMINDER})
 
 
-def _when(at: datetime | None) -> str:
-    return at.strftime("%A %d %B at %H:%M %Z").strip() if at else "your scheduled time"
+def _when(at: datetime | None, zone: tzinfo) -> str:
+    """The time in the clinic's time zone, as clients read it."""
+    return (
+        at.astimezone(zone).strftime("%A %d %B at %H:%M %Z").strip()
+        if at
+        else "your scheduled time"
+    )
 
 
 def render(
@@ -37,11 +42,15 @@ def render(
     callback: str,
     ui_base_url: str,
     survey_link: str | None = None,
+    time_zone: tzinfo = UTC,
 ) -> tuple[str, str]:
     """(subject, body) for a notice; a survey notice carries its link when there is one."""
     if notice.template in CLIENT_TEMPLATES:
         body = _CLIENT_TEXT[notice.template].format(
-            name=first_name or "there", clinic=clinic, when=_when(notice.at), callback=callback
+            name=first_name or "there",
+            clinic=clinic,
+            when=_when(notice.at, time_zone),
+            callback=callback,
         )
         if survey_link and notice.template in SURVEY_TEMPLATES:
             body += f" Answer here: {survey_link}"

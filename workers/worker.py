@@ -50,6 +50,7 @@ def build_worker(
         settings.ui_base_url,
         survey_base_url=settings.survey_base_url or settings.api_url,
         keys=load_key_ring(settings.payload_keys, settings.payload_key_file),
+        time_zone=settings.schedule_time_zone,
     )
     notify = NotifyActivities(pool, channels, messaging)
     followups = FollowUpActivities(pool, channels, messaging, namespace=settings.temporal_namespace)
