@@ -65,9 +65,8 @@ class Messaging:
     def survey_link(self, notice: Notice) -> str | None:
         if notice.survey is None or self.keys is None or self.survey_base_url is None:
             return None
-        return (
-            f"{self.survey_base_url.rstrip('/')}/surveys/{survey_token(self.keys, notice.survey)}"
-        )
+        # The page a client opens (api/survey_page.py).
+        return f"{self.survey_base_url.rstrip('/')}/s/{survey_token(self.keys, notice.survey)}"
 
 
 def zone_of(name: str) -> ZoneInfo:

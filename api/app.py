@@ -15,7 +15,17 @@ import structlog
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import audit, caseload, decisions, errors, health, journeys, notes, surveys
+from api import (
+    audit,
+    caseload,
+    decisions,
+    errors,
+    health,
+    journeys,
+    notes,
+    survey_page,
+    surveys,
+)
 from api.context import Services
 from config.settings import Settings
 from eventstore.pgtypes import Pool
@@ -50,6 +60,6 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     keys = load_key_ring(settings.payload_keys, settings.payload_key_file)
     app.state.services = Services(settings=settings, temporal=temporal, pool=pool, keys=keys)
     errors.install(app)
-    for module in (journeys, decisions, caseload, audit, health, notes, surveys):
+    for module in (journeys, decisions, caseload, audit, health, notes, surveys, survey_page):
         app.include_router(module.router)
     return app

@@ -28,19 +28,19 @@ log = structlog.stdlib.get_logger("carepath.api")
 
 
 class HideSurveyLinks(logging.Filter):
-    """Access log lines show `/surveys/…`: a client's link is a credential."""
+    """Access log lines show `/surveys/…` and `/s/…`: a client's link is a credential."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _SURVEY_LINK.sub("/surveys/…", a) if isinstance(a, str) else a for a in record.args
+                _SURVEY_LINK.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args
             )
         if isinstance(record.msg, str):
-            record.msg = _SURVEY_LINK.sub("/surveys/…", record.msg)
+            record.msg = _SURVEY_LINK.sub(r"\1…", record.msg)
         return True
 
 
-_SURVEY_LINK = re.compile(r"/surveys/[^\s?\"]+")
+_SURVEY_LINK = re.compile(r"(/surveys/|/s/)[^\s?\"/]+")
 logging.getLogger("uvicorn.access").addFilter(HideSurveyLinks())
 
 

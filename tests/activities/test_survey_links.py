@@ -39,7 +39,7 @@ async def test_survey_messages_carry_a_link_that_opens_the_check_in(
     await send(acts, with_survey(template))
 
     body = sms_gateway.requests[0].json()["body"]
-    found = re.search(rf"Answer here: {re.escape(BASE)}/surveys/(\S+)$", body)
+    found = re.search(rf"Answer here: {re.escape(BASE)}/s/(\S+)$", body)
     assert found is not None, body
     assert check_in_of(KEYS, found.group(1)) == CHECK_IN
 
@@ -51,7 +51,7 @@ async def test_without_keys_there_is_no_link(db_pool: Pool, sms_gateway: HttpSer
 
     await send(acts, with_survey(Template.SURVEY_INVITATION))
 
-    assert "/surveys/" not in sms_gateway.requests[0].json()["body"]
+    assert "Answer here" not in sms_gateway.requests[0].json()["body"]
 
 
 async def test_other_messages_never_carry_one(db_pool: Pool, sms_gateway: HttpServer) -> None:
@@ -61,4 +61,4 @@ async def test_other_messages_never_carry_one(db_pool: Pool, sms_gateway: HttpSe
 
     await send(acts, with_survey(Template.APPOINTMENT_REMINDER))
 
-    assert "/surveys/" not in sms_gateway.requests[0].json()["body"]
+    assert "Answer here" not in sms_gateway.requests[0].json()["body"]

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import pytest_asyncio
@@ -144,3 +145,52 @@ def test_access_log_lines_never_show_a_link() -> None:
     )
     assert HideSurveyLinks().filter(record)
     assert "Zm9v" not in record.getMessage() and "/surveys/…?x=1" in record.getMessage()
+    page = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, "GET /s/k1.Zm9v.c2Vj", None, None
+    )
+    assert HideSurveyLinks().filter(page) and page.getMessage() == "GET /s/…"
+
+
+def form(**answers: list[int]) -> str:
+    return urlencode(
+        {f"{name}-{n}": v for name, values in answers.items() for n, v in enumerate(values, 1)}
+    )
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def test_the_page_asks_every_question_and_thanks_without_a_score(api: Api, link: str) -> None:
+    page = await api.http.get(f"/s/{link}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.text.count("type=radio") == (9 + 7) * 4
+    assert "Feeling down, depressed, or hopeless" in page.text
+
+    sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_MILD, gad7=GAD7), headers=FORM)
+    assert sent.status_code == 200 and "Thank you" in sent.text
+    assert "988" not in sent.text and "7" not in sent.text.split("<body>")[1]
+    status = (await api.http.get(f"/surveys/{link}")).json()
+    assert status["outstanding"] == []
+
+
+async def test_the_page_shows_crisis_resources_when_an_answer_asks_for_it(
+    api: Api, link: str
+) -> None:
+    sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_ITEM9, gad7=GAD7), headers=FORM)
+    assert sent.status_code == 200 and "988" in sent.text and "class=crisis" in sent.text
+
+
+async def test_a_half_answered_page_comes_back_with_nothing_recorded(api: Api, link: str) -> None:
+    sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_MILD[:5]), headers=FORM)
+    assert sent.status_code == 422 and "Please answer every question" in sent.text
+    assert sent.text.count("type=radio") == (9 + 7) * 4
+    assert (await api.http.get(f"/surveys/{link}")).json()["answered"] == []
+
+
+async def test_the_page_of_a_wrong_link_or_a_closed_check_in(api: Api) -> None:
+    wrong = await api.http.get("/s/k1.Zm9v.bar")
+    assert wrong.status_code == 404 and "not found" in wrong.text.lower()
+    handle, link = await open_check_in(api, reminders=0, reminder_every=timedelta(seconds=1))
+    await asyncio.wait_for(handle.result(), 30)
+    closed = await api.http.get(f"/s/{link}")
+    assert closed.status_code == 410 and "closed" in closed.text
