@@ -14,8 +14,6 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,33 +24,16 @@ from api.users import add_user
 from config.settings import Settings
 from eventstore.pgtypes import Pool
 from projections import ProjectionRunner, all_projections
-from workers.binaries import find_binary
-from workers.temporal import DATA_CONVERTER
+from tests.temporal import time_skipping_server
 from workers.worker import build_worker
-from workflows import search_attributes
 from workflows.messages import journey_workflow_id
 
 
 @pytest_asyncio.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER,
-        test_server_existing_path=find_binary("temporal-test-server"),
-    )
     # The journey workflow keeps Carepath's search attributes current: define them first.
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type)
-                for key in search_attributes.ALL
-            },
-        )
-    )
-    try:
+    async with time_skipping_server(define_search_attributes=True) as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @dataclass(frozen=True)

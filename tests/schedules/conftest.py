@@ -25,10 +25,9 @@ from activities.followups import (
 from config.settings import Settings
 from eventstore.pgtypes import Pool
 from tests.schedules.support import Caseload
-from workers.binaries import find_binary
-from workers.temporal import DATA_CONVERTER
+from tests.temporal import dev_server as temporal_dev_server
+from tests.temporal import time_skipping_server
 from workers.worker import build_worker
-from workflows import search_attributes
 from workflows.followups import (
     DailyDigestWorkflow,
     DigestInput,
@@ -42,28 +41,14 @@ from workflows.messages import journey_workflow_id
 
 @pytest_asyncio.fixture(scope="session")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER,
-        test_server_existing_path=find_binary("temporal-test-server"),
-    )
-    try:
+    async with time_skipping_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest_asyncio.fixture(scope="session")
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
-        dev_server_existing_path=find_binary("temporal"),
-        search_attributes=search_attributes.ALL,
-        ui=False,
-    )
-    try:
+    async with temporal_dev_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @dataclass

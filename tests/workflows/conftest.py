@@ -13,22 +13,15 @@ from activities.channels import Channel
 from activities.store import StoreActivities
 from config.settings import Settings
 from eventstore.pgtypes import Pool
+from tests.temporal import time_skipping_server
 from tests.workflows.driver import JourneyDriver
-from workers.binaries import find_binary
-from workers.temporal import DATA_CONVERTER
 from workers.worker import build_worker
 
 
 @pytest_asyncio.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER,
-        test_server_existing_path=find_binary("temporal-test-server"),
-    )
-    try:
+    async with time_skipping_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest_asyncio.fixture
