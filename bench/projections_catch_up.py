@@ -460,8 +460,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--diagnose",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also time prototypes of fixes: cached caseload states, one read for all three, "
-        "bigger batches (checked to build the same read models)",
+        help="also time the runner's read alone, one runner per projection, batches of 1,000 "
+        "and each projection rebuilt alone (checked to build the same read models)",
     )
     parser.add_argument("--output", default=str(RESULTS / "projections_catch_up.json"))
     return parser.parse_args(argv)
