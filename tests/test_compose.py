@@ -101,3 +101,20 @@ def test_the_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"CAREPATH_{name.upper()}" not in readme]
     assert missing == []
+
+
+def test_production_gets_payload_keys_schedules_and_a_codec_for_the_ui() -> None:
+    services = compose()["services"]
+    for name in ("migrate", "worker", "api", "schedules", "codec"):
+        keys = services[name]["environment"]["CAREPATH_PAYLOAD_KEYS"]
+        assert keys.startswith("${CAREPATH_PAYLOAD_KEYS:?"), name  # compose refuses without
+        assert services[name]["environment"]["CAREPATH_ENV"] == "production"
+    assert services["schedules"]["command"][1:] == ["schedules", "apply"]
+    codec = services["codec"]
+    assert codec["command"][1] in CLI_COMMANDS
+    port = codec["environment"]["CAREPATH_CODEC_PORT"]
+    assert f"127.0.0.1:{port}:{port}" in codec["ports"]
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{port}"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"  # outside dev it needs them
+    assert services["worker"]["environment"]["CAREPATH_UI_BASE_URL"] == "http://localhost:8080"
