@@ -3,6 +3,7 @@ sent, so a retried activity never sends a message twice that was recorded as sen
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,7 +17,7 @@ from activities.templates import render
 from domain.notifications import Notice, Recipient
 from eventstore import get_client
 from privacy.keys import KeyRing
-from privacy.links import survey_token
+from privacy.links import TOKEN_PATTERN, survey_token
 
 CLAIM = """
 INSERT INTO notifications (idempotency_key, journey_id, template, recipient_role, status)
@@ -65,8 +66,15 @@ class Messaging:
     def survey_link(self, notice: Notice) -> str | None:
         if notice.survey is None or self.keys is None or self.survey_base_url is None:
             return None
-        # The page a client opens (api/survey_page.py).
-        return f"{self.survey_base_url.rstrip('/')}/s/{survey_token(self.keys, notice.survey)}"
+        try:
+            token = survey_token(self.keys, notice.survey)
+        except ValueError:
+            token = ""
+        if re.fullmatch(TOKEN_PATTERN, token) is None:
+            # The message still goes out, without a link: the client can call the clinic.
+            activity.logger.warning("no survey link", extra={"template": notice.template.value})
+            return None
+        return f"{self.survey_base_url.rstrip('/')}/s/{token}"  # the page: api/survey_page.py
 
 
 def zone_of(name: str) -> ZoneInfo:

@@ -19,12 +19,11 @@ from api.context import Api
 from api.errors import ApiError
 from api.surveys import answer, survey
 from domain.vocabulary import Instrument
-from privacy.links import TOKEN_PATTERN
 from workflows.followups import SurveyAnswers
 
 router = APIRouter(include_in_schema=False)
 
-Link = Annotated[str, Path(pattern=TOKEN_PATTERN)]
+Link = Annotated[str, Path(max_length=1000)]  # anything else: "not found" below
 
 OPTIONS = ("Not at all", "Several days", "More than half the days", "Nearly every day")
 STEM = "Over the last 2 weeks, how often have you been bothered by the following problems?"
@@ -71,7 +70,11 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         "</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{body}</body></html>",
         status_code=status,
-        headers={"Cache-Control": "no-store"},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "form-action 'self'; frame-ancestors 'none'",
+        },
     )
 
 
@@ -119,7 +122,10 @@ async def page(api: Api, link: Link) -> HTMLResponse:
 
 @router.post("/s/{link}", response_class=HTMLResponse)
 async def submit(api: Api, link: Link, request: Request) -> HTMLResponse:
-    fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+    body = await request.body()
+    if len(body) > 10_000:  # 16 answers are a few hundred bytes
+        return await _again(api, link, "Please answer every question.")
+    fields = parse_qs(body.decode("utf-8", "replace"))
     answers: dict[Instrument, list[int]] = {}
     for instrument, questions in QUESTIONS.items():
         given = [
@@ -145,7 +151,10 @@ async def submit(api: Api, link: Link, request: Request) -> HTMLResponse:
 
 
 async def _again(api: Api, link: str, problem: str) -> HTMLResponse:
-    status = await survey(api, link)
+    try:
+        status = await survey(api, link)
+    except ApiError as error:
+        return _page("Check-in not found", f"<p>{html.escape(error.detail)}.</p>", error.status)
     if not status.open:
         return _page(_title(api), "<p>This check-in has closed.</p>" + _call(api), 410)
     return _page(_title(api), _form(api, status.outstanding, problem), 422)

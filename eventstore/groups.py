@@ -7,17 +7,21 @@ concurrent callers share round trips, statement overhead and WAL flushes. Large 
 are batches already and are always written alone. Every
 append in a group succeeds or fails on its own: the statement inserts an append's rows
 only if its stream is at the expected version, and reports which rows it wrote. A unique
-violation (an occupied version, a stored event id) fails the whole statement; then every
-append of the group is judged on its own (``EventStore``'s judging statement), so a
-conflict in one never fails another.
+violation (an occupied version, a stored event id), or any other statement error, fails the
+whole statement; then every append of the group is judged on its own (``EventStore``'s
+judging statement), so a conflict in one never fails another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import asyncpg
 
 from eventstore.pgtypes import Connection, Pool
 
@@ -130,6 +134,7 @@ class Groups:
         self._alone_from = alone_from  # an append this large is a batch already
         self._waiting: deque[Pending] = deque()
         self._writers = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         self.statements = 0  # statements sent, for tests and diagnostics
 
     async def write(self, pending: Pending) -> list[int]:
@@ -160,7 +165,9 @@ class Groups:
         """Start a writer for the waiting appends, if there are any and a slot is free."""
         if self._waiting and self._writers < self._max_statements:
             self._writers += 1
-            asyncio.get_running_loop().create_task(self._drain())
+            task = asyncio.get_running_loop().create_task(self._drain())
+            self._tasks.add(task)  # kept until done (the loop holds tasks weakly)
+            task.add_done_callback(self._tasks.discard)
 
     def _take(self) -> list[Pending]:
         group: list[Pending] = []
@@ -188,16 +195,19 @@ class Groups:
                 try:
                     async with self._pool.acquire() as conn:
                         written = await insert_group(conn, group)
-                except asyncio.CancelledError:
-                    interrupted = ConnectionError("the append was interrupted")
-                    _fail([*group, *self._waiting], interrupted)
+                except asyncpg.PostgresError:
+                    # A unique violation or any other statement error: each append is
+                    # judged alone, so that it gets its own answer.
+                    _fail(group, NotWritten)
+                    continue
+                except Exception as error:
+                    # A lost connection, a timeout: each caller gets its own error.
+                    _fail(group, functools.partial(_lost, error))
+                    continue
+                except BaseException:  # cancelled: no caller may wait forever
+                    _fail([*group, *self._waiting], lambda: ConnectionError(_INTERRUPTED))
                     self._waiting.clear()
                     raise
-                except Exception as error:
-                    # A unique violation: judge each append alone. Anything else
-                    # (a lost connection): every caller gets the error.
-                    _fail(group, error)
-                    continue
                 for p in group:
                     if p.done.done():
                         continue
@@ -210,7 +220,16 @@ class Groups:
             self._writers -= 1
 
 
-def _fail(group: list[Pending], error: BaseException) -> None:
+_INTERRUPTED = "the append was interrupted; it may or may not be stored: retry it"
+
+
+def _lost(error: Exception) -> ConnectionError:
+    lost = ConnectionError(f"the append failed ({type(error).__name__}): retry it")
+    lost.__cause__ = error
+    return lost
+
+
+def _fail(group: list[Pending], make: Callable[[], BaseException]) -> None:
     for p in group:
         if not p.done.done():
-            p.done.set_exception(error)
+            p.done.set_exception(make())

@@ -16,9 +16,13 @@ import zlib
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, Protocol
 
+import structlog
+
 from eventstore import NOTIFY_CHANNEL, Checkpoint
 from eventstore.pgtypes import Pool
 from projections.log import LogEvent, read_log
+
+log = structlog.get_logger("carepath.projections")
 
 Conn = Any  # an asyncpg connection (or pool proxy) inside a transaction
 
@@ -78,6 +82,7 @@ class ProjectionRunner:
         self._names = names
         self._batch_size = batch_size
         self._lock_keys = sorted({lock_key(name) for name in names})
+        self._caught_up = False  # since the last failure: decides the next pause
 
     async def checkpoint(self, name: str | None = None) -> Checkpoint:
         """Where projection ``name`` has read up to; by default, the earliest of them."""
@@ -130,19 +135,41 @@ class ProjectionRunner:
             async with self._pool.acquire() as conn:
                 await conn.execute(f"DROP SCHEMA IF EXISTS {staging} CASCADE")
 
-    async def follow(self, *, poll_interval: float = 1.0) -> None:
-        """Keep up with the log until cancelled: woken by NOTIFY, polling in case one is lost."""
+    async def follow(self, *, poll_interval: float = 1.0, max_backoff: float = 60.0) -> None:
+        """Keep up with the log until cancelled: woken by NOTIFY, polling in case one is lost.
+
+        A failing batch (a lost connection, a bug in a projection) rolls back whole; it is
+        logged and tried again after a pause that doubles up to ``max_backoff``, so the read
+        models resume on their own once the cause is gone.
+        """
+        pause = poll_interval
+        while True:
+            try:
+                await self._follow(poll_interval)
+            except Exception as error:
+                log.error(
+                    "projections failed; retrying",
+                    projections=self._names,
+                    error=type(error).__name__,
+                    retry_in_s=pause,
+                )
+                await asyncio.sleep(pause)
+                pause = poll_interval if self._caught_up else min(pause * 2, max_backoff)
+
+    async def _follow(self, poll_interval: float) -> None:
         wake = asyncio.Event()
 
         def on_notify(*_: object) -> None:
             wake.set()
 
+        self._caught_up = False
         async with self._pool.acquire() as listener:
             await listener.add_listener(NOTIFY_CHANNEL, on_notify)
             try:
                 while True:
                     wake.clear()
                     await self.catch_up()
+                    self._caught_up = True
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), timeout=poll_interval)
             finally:

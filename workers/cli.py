@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -146,6 +147,9 @@ def entry() -> NoReturn:
             code = 1
     except KeyboardInterrupt:
         code = 130
+    except Exception:
+        traceback.print_exc()
+        code = 1
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()

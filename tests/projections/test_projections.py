@@ -200,6 +200,40 @@ async def test_a_crash_mid_batch_neither_skips_nor_double_applies(
     await assert_projections_equal_the_fold(db_pool, event_store)
 
 
+class FailingTwice(CaseloadProjection):
+    """Fails its first two batches (a database outage, a bug since fixed), then works."""
+
+    failures = 0
+
+    async def apply(self, conn: Conn, events: Sequence[LogEvent]) -> None:
+        if self.failures < 2:
+            self.failures += 1
+            raise RuntimeError("the batch failed")
+        await super().apply(conn, events)
+
+
+async def test_a_follower_survives_failing_batches_and_catches_up(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    flaky = FailingTwice()
+    runner = ProjectionRunner(db_pool, [flaky, *all_projections()[1:]])
+    follower = asyncio.create_task(runner.follow(poll_interval=0.05))
+    try:
+        total = await db_pool.fetchval("SELECT count(*) FROM events")
+        for _ in range(200):
+            applied = await db_pool.fetchval("SELECT coalesce(sum(version), 0) FROM caseload")
+            if applied == total:
+                break
+            await asyncio.sleep(0.05)
+        assert not follower.done()  # still following after the failures
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+    assert flaky.failures == 2
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
 async def test_concurrent_writers_and_a_following_projection_see_every_event_once(
     db_pool: Pool, event_store: EventStore
 ) -> None:
