@@ -60,7 +60,7 @@ from activities.store import to_new_event
 from domain import Actor, Event, Role, next_due
 from eventstore import EventStore, NewEvent, init_connection, migrate, open_pool
 from eventstore.codec import encode_json
-from eventstore.groups import Pending, group_args, insert_group
+from eventstore.groups import group_args, insert_group
 from eventstore.pgtypes import Connection, Pool
 from eventstore.pool import StoreConnection
 from eventstore.queries import NOTIFY_CHANNEL
@@ -584,15 +584,7 @@ class VariantStore(EventStore):
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int
     ) -> AppendResult:
         batch = self._validate(stream_id, events, expected_version)
-        pending = Pending(
-            stream_id,
-            expected_version,
-            batch.event_ids,
-            batch.types,
-            batch.schema_versions,
-            batch.data,
-            batch.metadata,
-        )
+        pending = batch.pending(stream_id, expected_version)
         if self._variant.statement == "grouped":
             positions = await self._groups.write(pending)
         else:

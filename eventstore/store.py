@@ -90,6 +90,13 @@ class _Batch:
     data: list[str]
     metadata: list[str]
 
+    def columns(self) -> tuple[list[UUID], list[str], list[int], list[str], list[str]]:
+        return self.event_ids, self.types, self.schema_versions, self.data, self.metadata
+
+    def pending(self, stream_id: str, expected_version: int) -> Pending:
+        """This batch, waiting to be written to ``stream_id`` at ``expected_version``."""
+        return Pending(stream_id, expected_version, *self.columns())
+
 
 class EventStore:
     """Streams of events in PostgreSQL, over an asyncpg pool made by ``open_pool``."""
@@ -124,15 +131,7 @@ class EventStore:
         Malformed input raises ``InvalidEventError`` before anything is sent.
         """
         batch = self._validate(stream_id, events, expected_version)
-        pending = Pending(
-            stream_id,
-            expected_version,
-            batch.event_ids,
-            batch.types,
-            batch.schema_versions,
-            batch.data,
-            batch.metadata,
-        )
+        pending = batch.pending(stream_id, expected_version)
         try:
             if self._before_commit is None:
                 positions = await self._groups.write(pending)
@@ -174,15 +173,7 @@ class EventStore:
     async def _append_once(
         self, stream_id: str, batch: _Batch, expected_version: int
     ) -> AppendResult:
-        args = (
-            stream_id,
-            expected_version,
-            batch.event_ids,
-            batch.types,
-            batch.schema_versions,
-            batch.data,
-            batch.metadata,
-        )
+        args = (stream_id, expected_version, *batch.columns())
         async with self._pool.acquire() as conn:
             if self._before_commit is None:
                 row = await conn.fetchrow(_APPEND_SQL, *args)
