@@ -601,13 +601,7 @@ class VariantStore(EventStore):
         assert positions, "diagnostic appends never conflict"
         if self._variant.notify == "notifier":
             self._notifier.mark()
-        return AppendResult(
-            stream_id=stream_id,
-            first_version=expected_version + 1,
-            last_version=expected_version + len(positions),
-            global_positions=tuple(positions),
-            written=True,
-        )
+        return AppendResult.written_at(stream_id, expected_version, positions)
 
 
 async def measure_scenario(

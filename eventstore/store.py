@@ -143,13 +143,7 @@ class EventStore:
             pass
         else:
             self._notifier.mark()
-            return AppendResult(
-                stream_id=stream_id,
-                first_version=expected_version + 1,
-                last_version=expected_version + len(positions),
-                global_positions=tuple(positions),
-                written=True,
-            )
+            return AppendResult.written_at(stream_id, expected_version, positions)
         for _ in range(2):
             try:
                 return await self._append_once(stream_id, batch, expected_version)
@@ -190,13 +184,7 @@ class EventStore:
                 stream_id, batch, expected_version, row["current_version"], row["existing"]
             )
         self._notifier.mark()
-        return AppendResult(
-            stream_id=stream_id,
-            first_version=expected_version + 1,
-            last_version=expected_version + len(positions),
-            global_positions=tuple(positions),
-            written=True,
-        )
+        return AppendResult.written_at(stream_id, expected_version, positions)
 
     def _validate(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int

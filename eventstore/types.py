@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -72,3 +73,16 @@ class AppendResult(_Frozen):
     last_version: int
     global_positions: tuple[int, ...]
     written: bool
+
+    @classmethod
+    def written_at(
+        cls, stream_id: str, expected_version: int, positions: Sequence[int]
+    ) -> AppendResult:
+        """What an append that wrote ``positions`` after ``expected_version`` did."""
+        return cls(
+            stream_id=stream_id,
+            first_version=expected_version + 1,
+            last_version=expected_version + len(positions),
+            global_positions=tuple(positions),
+            written=True,
+        )

@@ -4,38 +4,29 @@ current code: a change that would break running check-ins fails here (then use
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.client import WorkflowHandle
 
+from tests.replay import RECORDING, replay, saved
 from tests.schedules.conftest import FollowUps
 from tests.schedules.support import new_ids
 from tests.schedules.test_check_ins import GAD7_MODERATE, PHQ9_ITEM9, PHQ9_MILD, answer
-from workers.temporal import DATA_CONVERTER
 from workflows.followups import FollowUpCheckInWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-RECORDING = os.environ.get("CAREPATH_RECORD_HISTORIES") == "1"
 
 
-def saved() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
-
-
-@pytest.mark.parametrize("path", saved(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", saved(HISTORIES), ids=lambda p: p.stem)
 async def test_saved_check_in_replays_with_the_current_code(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[FollowUpCheckInWorkflow], data_converter=DATA_CONVERTER)
-    await replayer.replay_workflow(history)
+    await replay(path, [FollowUpCheckInWorkflow])
 
 
 def test_there_are_check_ins_to_replay() -> None:
-    assert len(saved()) >= 3
+    assert len(saved(HISTORIES)) >= 3
 
 
 @pytest.mark.skipif(not RECORDING, reason="set CAREPATH_RECORD_HISTORIES=1 to record")

@@ -4,35 +4,25 @@ current code: a change that would break running journeys fails here (then use
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
+from tests.replay import RECORDING, replay, saved
 from tests.workflows.driver import OPS, PRESCRIBER, SYSTEM, VITALS, Journey, JourneyDriver
-from workers.temporal import DATA_CONVERTER
 from workflows.journey import JourneyWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-RECORDING = os.environ.get("CAREPATH_RECORD_HISTORIES") == "1"
 
 
-def saved() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
-
-
-@pytest.mark.parametrize("path", saved(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", saved(HISTORIES), ids=lambda p: p.stem)
 async def test_saved_history_replays_with_the_current_code(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[JourneyWorkflow], data_converter=DATA_CONVERTER)
-    await replayer.replay_workflow(history)
+    await replay(path, [JourneyWorkflow])
 
 
 def test_there_are_histories_to_replay() -> None:
-    assert len(saved()) >= 3
+    assert len(saved(HISTORIES)) >= 3
 
 
 async def _save(j: Journey, name: str) -> None:
