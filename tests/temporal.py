@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from workers.binaries import find_binary
@@ -53,3 +56,13 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+async def terminate_if_running(handle: WorkflowHandle[Any, Any]) -> None:
+    """Terminate a workflow a test left running; one that has already closed is fine. (Asking
+    first and then terminating races with a workflow that closes in between.)"""
+    try:
+        await handle.terminate("test finished")
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:  # closed, or never started
+            raise

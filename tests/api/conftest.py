@@ -14,17 +14,14 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.context import Services
-from api.journeys import workflow_status
 from api.users import add_user
 from config.settings import Settings
 from eventstore.pgtypes import Pool
 from projections import ProjectionRunner, all_projections
-from tests.temporal import time_skipping_server
+from tests.temporal import terminate_if_running, time_skipping_server
 from workers.worker import build_worker
 from workflows.messages import journey_workflow_id
 
@@ -117,11 +114,9 @@ class Api:
 
     async def terminate_all(self) -> None:
         """Leave no journey running for the next test (the time-skipping server is shared)."""
-        services = Services(self.settings, self.env.client, self.pool)
         for client_id in self.clients:
-            if await workflow_status(services, client_id) == WorkflowExecutionStatus.RUNNING:
-                handle = self.env.client.get_workflow_handle(journey_workflow_id(client_id))
-                await handle.terminate("test finished")
+            handle = self.env.client.get_workflow_handle(journey_workflow_id(client_id))
+            await terminate_if_running(handle)
 
 
 async def register(pool: Pool, name: str, role: str) -> User:

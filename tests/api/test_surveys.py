@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 import pytest_asyncio
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowHandle
 
 from activities.followups import CheckInInput, CompletedJourney, check_in_workflow_id
 from api.server import HideSurveyLinks
@@ -22,6 +22,7 @@ from config.settings import Settings
 from privacy.keys import parse_keys
 from privacy.links import survey_token
 from tests.api.conftest import Api
+from tests.temporal import terminate_if_running
 from workflows.followups import FollowUpCheckInWorkflow
 
 KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
@@ -61,8 +62,7 @@ async def open_check_in(api: Api, **fields: Any) -> tuple[WorkflowHandle[Any, An
 async def link(api: Api) -> AsyncIterator[str]:
     handle, token = await open_check_in(api)
     yield token
-    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-        await handle.terminate("test finished")
+    await terminate_if_running(handle)
 
 
 async def test_the_link_shows_what_is_to_answer_and_takes_the_answers(api: Api, link: str) -> None:

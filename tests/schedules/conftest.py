@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest_asyncio
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import Channel
@@ -26,7 +26,7 @@ from config.settings import Settings
 from eventstore.pgtypes import Pool
 from tests.schedules.support import Caseload
 from tests.temporal import dev_server as temporal_dev_server
-from tests.temporal import time_skipping_server
+from tests.temporal import terminate_if_running, time_skipping_server
 from workers.worker import build_worker
 from workflows.followups import (
     DailyDigestWorkflow,
@@ -142,10 +142,7 @@ class FollowUps:
     async def terminate_all(self) -> None:
         """Leave nothing running on the shared time-skipping server."""
         for workflow_id in self.workflow_ids:
-            handle = self.env.client.get_workflow_handle(workflow_id)
-            description = await handle.describe()
-            if description.status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test finished")
+            await terminate_if_running(self.env.client.get_workflow_handle(workflow_id))
 
 
 @pytest_asyncio.fixture

@@ -15,6 +15,7 @@ from config.settings import Settings
 from domain import Actor, Command, Role, is_overdue
 from domain.commands import StartJourney
 from eventstore.pgtypes import Pool
+from tests.temporal import terminate_if_running
 from workers.worker import build_worker
 from workflows import search_attributes as sa
 from workflows.journey import JourneyWorkflow
@@ -91,4 +92,4 @@ async def test_search_attributes_follow_every_decision(
                 break
             await asyncio.sleep(0.1)
         assert handle.id in ids
-        await handle.terminate("test finished")
+        await terminate_if_running(handle)

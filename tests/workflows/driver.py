@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from domain import Actor, Command, Rejection, Role
 from domain.commands import StartJourney
 from eventstore.pgtypes import Pool
+from tests.temporal import terminate_if_running
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
 from workflows.rejections import rejection_from_error
@@ -104,10 +105,7 @@ class JourneyDriver:
     async def terminate_all(self) -> None:
         """Leave no journey running for the next test (the time-skipping server is shared)."""
         for workflow_id in {h.id for h in self.started}:
-            latest = self.env.client.get_workflow_handle(workflow_id)
-            description = await latest.describe()
-            if description.status == WorkflowExecutionStatus.RUNNING:
-                await latest.terminate("test finished")
+            await terminate_if_running(self.env.client.get_workflow_handle(workflow_id))
 
     async def start(self, client_id: str | None = None, **input_fields: Any) -> Journey:
         client_id = client_id or f"cl-{uuid.uuid4().hex[:10]}"
