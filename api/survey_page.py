@@ -51,11 +51,7 @@ QUESTIONS: dict[Instrument, tuple[str, ...]] = {
         "Feeling afraid, as if something awful might happen",
     ),
 }
-CRISIS = (
-    "If you are thinking about harming yourself, you do not have to wait: call or text 988 "
-    "(Suicide &amp; Crisis Lifeline, US), call your local emergency number, or go to the "
-    "nearest emergency department. Your therapist has been told and will contact you."
-)
+TOLD = "Your therapist has been told and will contact you."
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -98,9 +94,14 @@ def _form(api: Api, outstanding: list[Instrument], problem: str | None = None) -
     return "".join(parts) + _call(api)
 
 
+def _crisis(api: Api) -> str:
+    text = html.escape(api.settings.crisis_resources)
+    return f"<p class=crisis role=alert>{text} {TOLD}</p>"
+
+
 def _done(api: Api, crisis: bool) -> str:
     thanks = "<p>Thank you: your answers have reached your care team.</p>"
-    return (f"<p class=crisis role=alert>{CRISIS}</p>" if crisis else "") + thanks + _call(api)
+    return (_crisis(api) if crisis else "") + thanks + _call(api)
 
 
 def _title(api: Api) -> str:
@@ -145,8 +146,9 @@ async def submit(api: Api, link: Link, request: Request) -> HTMLResponse:
         if error.status == 410:
             return _page(_title(api), "<p>This check-in has closed.</p>" + _call(api), 410)
         return _page("Check-in not found", f"<p>{html.escape(error.detail)}.</p>", error.status)
-    if receipt.outstanding:
-        return _page(_title(api), _form(api, receipt.outstanding))
+    if receipt.outstanding:  # crisis resources come first, whatever is still to answer
+        crisis = _crisis(api) if receipt.crisis_resources else ""
+        return _page(_title(api), crisis + _form(api, receipt.outstanding))
     return _page(_title(api), _done(api, receipt.crisis_resources))
 
 

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     ui_base_url: str = "http://127.0.0.1:8233"
     # Where clients answer check-ins (`/surveys/<link>` on the API); unset: the API's URL.
     survey_base_url: str | None = None
+    # Shown to a client whose answers ask for a safety review (plain text): the crisis lines of
+    # the clinic's country. The default names the US line.
+    crisis_resources: str = Field(
+        default="If you are thinking about harming yourself, you do not have to wait: call or "
+        "text 988 (Suicide & Crisis Lifeline, US), call your local emergency number, or go to "
+        "the nearest emergency department.",
+        min_length=1,
+        max_length=1000,
+    )
 
     # The prescriber partner (Journey Clinical) referral endpoint; unset: referrals are recorded.
     referral_url: str | None = None

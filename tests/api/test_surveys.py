@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import logging
 import os
 import uuid
@@ -29,12 +30,16 @@ KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
 PHQ9_MILD = [1, 1, 1, 1, 1, 1, 1, 0, 0]
 PHQ9_ITEM9 = [0, 0, 0, 0, 0, 0, 0, 0, 1]
 GAD7 = [2, 2, 2, 1, 1, 1, 2]
+CRISIS = "Call 116 123 (Samaritans, UK & Ireland) or 999."
 
 
 @pytest_asyncio.fixture
 async def settings() -> Settings:
     return Settings(
-        task_queue=f"api-{uuid.uuid4().hex[:8]}", api_runs_projections=False, payload_keys=KEYS
+        task_queue=f"api-{uuid.uuid4().hex[:8]}",
+        api_runs_projections=False,
+        payload_keys=KEYS,
+        crisis_resources=CRISIS,  # the clinic's own country's lines
     )
 
 
@@ -162,7 +167,7 @@ async def test_the_page_asks_every_question_and_thanks_without_a_score(api: Api,
 
     sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_MILD, gad7=GAD7), headers=FORM)
     assert sent.status_code == 200 and "Thank you" in sent.text
-    assert "988" not in sent.text and "7" not in sent.text.split("<body>")[1]
+    assert "116 123" not in sent.text and "7" not in sent.text.split("<body>")[1]
     status = (await api.http.get(f"/surveys/{link}")).json()
     assert status["outstanding"] == []
 
@@ -171,7 +176,15 @@ async def test_the_page_shows_crisis_resources_when_an_answer_asks_for_it(
     api: Api, link: str
 ) -> None:
     sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_ITEM9, gad7=GAD7), headers=FORM)
-    assert sent.status_code == 200 and "988" in sent.text and "class=crisis" in sent.text
+    assert sent.status_code == 200 and "class=crisis" in sent.text
+    assert html.escape(CRISIS) in sent.text and "988" not in sent.text
+
+
+async def test_crisis_resources_come_at_once_even_with_questions_left(api: Api, link: str) -> None:
+    sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_ITEM9), headers=FORM)
+    assert sent.status_code == 200 and html.escape(CRISIS) in sent.text
+    assert sent.text.index("class=crisis") < sent.text.index("<form")
+    assert sent.text.count("type=radio") == 7 * 4  # GAD-7 is still to answer
 
 
 async def test_a_half_answered_page_comes_back_with_nothing_recorded(api: Api, link: str) -> None:
