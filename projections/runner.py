@@ -113,12 +113,15 @@ class ProjectionRunner:
         transaction under the projections' locks. Readers see the old read model until then and
         the complete new one after; runners keep updating the old one meanwhile.
         """
-        staging = f"carepath_rebuild_{uuid.uuid4().hex[:12]}"
+        staging = f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         tables = [table for p in self.projections for table in p.tables]
         self._forget()
+        # A session lock on this connection says "staging is in use" until it is closed.
+        owner = await self._pool.acquire()
         try:
-            async with self._pool.acquire() as conn:
-                await _create_staging(conn, staging, tables)
+            await owner.execute("SELECT pg_advisory_lock($1)", staging_lock_key(staging))
+            await drop_abandoned_staging(owner)
+            await _create_staging(owner, staging, tables)
             total = await self._steps(lock=False, staging=staging)
             async with self._pool.acquire() as conn:
                 await _index_and_analyze(conn, staging, tables)
@@ -132,8 +135,14 @@ class ProjectionRunner:
             return total
         finally:
             self._forget()
-            async with self._pool.acquire() as conn:
-                await conn.execute(f"DROP SCHEMA IF EXISTS {staging} CASCADE")
+            try:
+                await owner.execute(f"DROP SCHEMA IF EXISTS {staging} CASCADE")
+                await owner.execute("SELECT pg_advisory_unlock($1)", staging_lock_key(staging))
+            except BaseException:
+                owner.terminate()  # never back in the pool holding the lock
+                raise
+            finally:
+                await self._pool.release(owner)
 
     async def follow(self, *, poll_interval: float = 1.0, max_backoff: float = 60.0) -> None:
         """Keep up with the log until cancelled: woken by NOTIFY, polling in case one is lost.
@@ -307,6 +316,31 @@ async def _checkpoints(conn: Conn, names: Sequence[str]) -> dict[str, Checkpoint
     return {name: found.get(name, Checkpoint.start()) for name in names}
 
 
+_STAGING_PREFIX = "carepath_rebuild_"
+
+
+def staging_lock_key(staging: str) -> int:
+    """The session lock a running rebuild holds on its staging schema."""
+    return zlib.crc32(f"rebuild:{staging}".encode())
+
+
+async def drop_abandoned_staging(conn: Conn) -> list[str]:
+    """Drop the staging schemas of rebuilds that died (their owner's lock is gone); the names.
+    A rebuild still running holds its schema's lock, so its schema is left alone."""
+    dropped = []
+    names = await conn.fetch(
+        "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", _STAGING_PREFIX
+    )
+    for (name,) in names:
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", staging_lock_key(name)):
+            try:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+                dropped.append(name)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", staging_lock_key(name))
+    return dropped
+
+
 async def _search_staging_first(conn: Conn, staging: str) -> str:
     """For this transaction, unqualified names find the staging tables first; the search path
     it had."""
@@ -331,6 +365,15 @@ SELECT quote_ident(i.relname), x.indisunique, pg_get_indexdef(x.indexrelid)
    AND NOT EXISTS (SELECT FROM pg_constraint c
                     WHERE c.conrelid = x.indrelid AND c.conindid = x.indexrelid)
  ORDER BY i.relname
+"""
+# Privileges granted on a relation to roles other than its owner (ownership is not copied).
+_GRANTS = """
+SELECT a.privilege_type,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
+       a.is_grantable
+  FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+  LEFT JOIN pg_roles r ON r.oid = a.grantee
+ WHERE c.oid = $1::regclass AND a.grantee <> c.relowner
 """
 _VIEWS = """
 SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname), pg_get_viewdef(v.oid)
@@ -372,19 +415,32 @@ async def _swap(conn: Conn, staging: str, tables: Sequence[str], names: Sequence
     made again), and the staging checkpoints replace the live ones."""
     for table in tables:
         schema = await conn.fetchval(_SCHEMA_OF, table)
-        views = await conn.fetch(_VIEWS, table)
-        for view, _ in views:
+        await _grant_as(conn, table, f"{staging}.{table}")
+        views = [(v, d, await conn.fetch(_GRANTS, v)) for v, d in await conn.fetch(_VIEWS, table)]
+        for view, _, _ in views:
             await conn.execute(f"DROP VIEW {view}")
         await conn.execute(f"DROP TABLE {schema}.{table}")
         await conn.execute(f"ALTER TABLE {staging}.{table} SET SCHEMA {schema}")
-        for view, definition in views:
+        for view, definition, grants in views:
             await conn.execute(f"CREATE VIEW {view} AS {definition}")
+            await _grant(conn, view, grants)
     await conn.execute("DELETE FROM projection_checkpoints WHERE name = ANY($1::text[])", names)
     await conn.execute(
         "INSERT INTO projection_checkpoints "
         f"SELECT * FROM {staging}.projection_checkpoints WHERE name = ANY($1::text[])",
         names,
     )
+
+
+async def _grant_as(conn: Conn, live: str, new: str) -> None:
+    """The privileges others hold on ``live``, granted on ``new`` too."""
+    await _grant(conn, new, await conn.fetch(_GRANTS, live))
+
+
+async def _grant(conn: Conn, relation: str, grants: Sequence[Any]) -> None:
+    for privilege, grantee, grantable in grants:
+        option = " WITH GRANT OPTION" if grantable else ""
+        await conn.execute(f"GRANT {privilege} ON {relation} TO {grantee}{option}")
 
 
 def all_projections() -> list[Projection]:

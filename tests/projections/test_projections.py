@@ -25,7 +25,7 @@ from projections import (
     ProjectionRunner,
     all_projections,
 )
-from projections.runner import Conn
+from projections.runner import Conn, drop_abandoned_staging, staging_lock_key
 from tests.domain.journey import PRESCRIBER, Journey
 
 
@@ -402,3 +402,44 @@ async def test_a_rebuild_swaps_in_complete_tables_readers_never_see_half_built(
     await write_journeys(event_store, journeys())
     await run_all(db_pool)
     await assert_projections_equal_the_fold(db_pool, event_store)
+
+
+async def test_a_rebuild_drops_what_a_dead_rebuild_left_and_spares_a_running_ones(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    dead, running = "carepath_rebuild_dead00000000", "carepath_rebuild_running0000"
+    for schema in (dead, running):
+        await db_pool.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.caseload (x int)")
+    async with db_pool.acquire() as other:  # another process's rebuild, still at work
+        await other.execute("SELECT pg_advisory_lock($1)", staging_lock_key(running))
+        await ProjectionRunner(db_pool, all_projections()).rebuild()
+        schemas = "SELECT array_agg(nspname) FROM pg_namespace WHERE nspname LIKE 'carepath_re%'"
+        assert await db_pool.fetchval(schemas) == [running]
+        await other.execute("SELECT pg_advisory_unlock($1)", staging_lock_key(running))
+    async with db_pool.acquire() as conn:  # its owner died: the next rebuild (or this) drops it
+        assert await drop_abandoned_staging(conn) == [running]
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
+async def test_a_rebuild_keeps_what_other_roles_may_read(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool)
+    role = f"carepath_reader_{uuid.uuid4().hex[:8]}"
+    await db_pool.execute(f"CREATE ROLE {role}")
+    try:
+        await db_pool.execute(f"GRANT SELECT ON caseload, audit TO {role}")
+        await db_pool.execute(f"GRANT SELECT, UPDATE ON outcomes TO {role} WITH GRANT OPTION")
+        privileges = """
+            SELECT t, p, has_table_privilege($1, t, p),
+                   has_table_privilege($1, t, p || ' WITH GRANT OPTION')
+              FROM unnest(ARRAY['caseload', 'audit', 'outcomes', 'audit_accepted']) t,
+                   unnest(ARRAY['SELECT', 'UPDATE', 'DELETE']) p ORDER BY t, p"""
+        before = [tuple(r) for r in await db_pool.fetch(privileges, role)]
+        assert ("audit", "SELECT", True, False) in before
+        await ProjectionRunner(db_pool, all_projections()).rebuild()
+        assert [tuple(r) for r in await db_pool.fetch(privileges, role)] == before
+    finally:
+        await db_pool.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
