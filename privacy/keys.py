@@ -9,11 +9,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 KEY_BYTES = 32  # AES-256
+# Key ids travel in payload metadata and survey links: short, and safe in a URL.
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class KeyConfigError(ValueError):
@@ -29,8 +32,14 @@ class KeyRing:
         if self.current not in self.keys:
             raise KeyConfigError("the current key id is not in the key ring")
         for key_id, key in self.keys.items():
+            _check_key_id(key_id)
             if len(key) != KEY_BYTES:
                 raise KeyConfigError(f"key {key_id!r} must be {KEY_BYTES} bytes (AES-256)")
+
+
+def _check_key_id(key_id: str) -> None:
+    if KEY_ID.fullmatch(key_id) is None:
+        raise KeyConfigError(f"key id {key_id[:40]!r} must be 1 to 32 letters, digits, '_' or '-'")
 
 
 def parse_keys(spec: str) -> KeyRing:
@@ -40,6 +49,9 @@ def parse_keys(spec: str) -> KeyRing:
         key_id, sep, encoded = part.partition(":")
         if not sep or not key_id:
             raise KeyConfigError("payload keys are written id:base64key, comma separated")
+        _check_key_id(key_id)
+        if key_id in keys:
+            raise KeyConfigError(f"key id {key_id!r} is given twice")
         try:
             keys[key_id] = base64.b64decode(encoded, validate=True)
         except ValueError:
@@ -71,6 +83,7 @@ def generate_key_file(path: Path, key_id: str = "k1") -> KeyRing:
 
 def add_key(path: Path, key_id: str) -> KeyRing:
     """Rotate: append a new key, which encrypts from now on; old keys still decrypt."""
+    _check_key_id(key_id)
     ring = read_key_file(path)
     if key_id in ring.keys:
         raise KeyConfigError(f"key id {key_id!r} is already in use")

@@ -68,11 +68,10 @@ async def test_when_no_link_can_be_made_the_message_still_goes_out(
     db_pool: Pool, sms_gateway: HttpServer
 ) -> None:
     await add_client(db_pool)
-    odd = KeyRing(keys={"key one/a": os.urandom(32)}, current="key one/a")  # not URL-safe
-    messaging = replace(MESSAGING, survey_base_url=BASE, keys=odd)
+    messaging = replace(MESSAGING, survey_base_url=BASE, keys=KEYS)
     acts = NotifyActivities(db_pool, {"sms": sms_channel(sms_gateway)}, messaging)
 
-    outcome = await send(acts, with_survey(Template.SURVEY_INVITATION))
+    outcome = await send(acts, with_survey(Template.SURVEY_INVITATION, "not a check-in id"))
 
     assert outcome.sent
     assert "Answer here" not in sms_gateway.requests[0].json()["body"]

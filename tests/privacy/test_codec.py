@@ -73,10 +73,23 @@ def test_key_files_are_private_and_rotate(tmp_path: Path) -> None:
     assert read_key_file(path) == rotated
     with pytest.raises(KeyConfigError, match="already in use"):
         add_key(path, "k2")
+    with pytest.raises(KeyConfigError, match="letters, digits"):
+        add_key(path, "k3/../x")
+    assert read_key_file(path) == rotated  # a refused id never reaches the file
 
 
 @pytest.mark.parametrize(
-    "spec", ["", "nokey", "k1:not-base64!!", f"k1:{base64.b64encode(b'short').decode()}"]
+    "spec",
+    [
+        "",
+        "nokey",
+        "k1:not-base64!!",
+        f"k1:{base64.b64encode(b'short').decode()}",
+        f"k 1:{key()}",  # ids go into links and metadata: URL-safe only
+        f"k.1:{key()}",
+        f"{'k' * 33}:{key()}",
+        f"k1:{key()},k1:{key()}",  # which one would decrypt?
+    ],
 )
 def test_bad_key_settings_are_clear_errors_without_the_key(spec: str) -> None:
     with pytest.raises(KeyConfigError) as error:
