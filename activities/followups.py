@@ -74,6 +74,7 @@ class SweepRequest(_Message):
     as_of: AwareDatetime
     grace: timedelta
     limit: int
+    maintenance_reminders: int = 8  # per completed course
 
 
 class DueFollowUps(_Message):
@@ -221,7 +222,9 @@ class FollowUpActivities:
             for label, at in check_ins_due(completed_at, weeks, request.as_of, request.grace):
                 check_ins.append(CheckInInput(journey=journey, check_in=label, due_at=at))
             interval = row["interval_days"] or defaults.maintenance_interval_days
-            due = maintenance_due(completed_at, interval, request.as_of)
+            due = maintenance_due(
+                completed_at, interval, request.as_of, request.maintenance_reminders
+            )
             if due is not None:
                 maintenance.append(MaintenanceDue(journey=journey, number=due[0], due_at=due[1]))
         started = {

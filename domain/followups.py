@@ -2,7 +2,7 @@
 
 Pure rules over times given by the caller: check-ins at the protocol's weeks after completion
 (PHQ-9 and GAD-7), each started only within a grace period after its time, and a maintenance
-reminder per interval.
+reminder per interval, up to a number of them.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ def check_ins_due(
 
 
 def maintenance_due(
-    completed_at: datetime, interval_days: int, as_of: datetime
+    completed_at: datetime, interval_days: int, as_of: datetime, reminders: int
 ) -> tuple[int, datetime] | None:
-    """The latest maintenance interval come due by `as_of` (its number, from 1, and when)."""
+    """The latest maintenance interval come due by `as_of` (its number, from 1, and when), while
+    it is one of the first `reminders`: after the last one's interval, no more."""
     interval = timedelta(days=interval_days)
     number = (as_of - completed_at) // interval
-    if number < 1:
+    if not 1 <= number <= reminders:
         return None
     return number, completed_at + number * interval

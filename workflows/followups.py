@@ -82,6 +82,8 @@ class SweepInput(_Message):
     # A check-in not started within this many days of its time is not started at all.
     grace_days: int = Field(default=7, ge=1, le=60)
     limit: int = Field(default=500, ge=1, le=2000)  # per run and kind; the rest the next day
+    # Maintenance reminders after a completed course: one per interval, this many in all.
+    maintenance_reminders: int = Field(default=8, ge=0, le=100)
 
 
 class SweepOutcome(_Message):
@@ -153,7 +155,10 @@ class FollowUpSweepWorkflow:
         due = await workflow.execute_activity_method(
             FollowUpActivities.find_due_follow_ups,
             SweepRequest(
-                as_of=workflow.now(), grace=timedelta(days=input.grace_days), limit=input.limit
+                as_of=workflow.now(),
+                grace=timedelta(days=input.grace_days),
+                limit=input.limit,
+                maintenance_reminders=input.maintenance_reminders,
             ),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=SWEEP_RETRY,

@@ -78,7 +78,7 @@ def clinic_schedules(settings: Settings) -> list[ClinicSchedule]:
     sweep = Schedule(
         action=ScheduleActionStartWorkflow(
             FollowUpSweepWorkflow.run,
-            SweepInput(),
+            SweepInput(maintenance_reminders=settings.maintenance_reminders),
             id=FOLLOW_UP_SWEEP,
             task_queue=settings.task_queue,
             execution_timeout=timedelta(hours=6),

@@ -42,13 +42,26 @@ def test_a_check_in_is_due_only_from_its_time_until_the_grace_runs_out(
     assert {int(label.removeprefix("week-")) for label in labels} == expected
 
 
-@given(st.integers(28, 62), offsets)
-def test_maintenance_is_the_latest_interval_come_due(interval: int, offset: timedelta) -> None:
-    due = maintenance_due(COMPLETED, interval, COMPLETED + offset)
-    if offset < timedelta(days=interval):
+@given(st.integers(28, 62), offsets, st.integers(0, 12))
+def test_maintenance_is_the_latest_interval_come_due_up_to_the_last_reminder(
+    interval: int, offset: timedelta, reminders: int
+) -> None:
+    due = maintenance_due(COMPLETED, interval, COMPLETED + offset, reminders)
+    every = timedelta(days=interval)
+    if offset < every or offset >= (reminders + 1) * every:
         assert due is None
         return
     assert due is not None
     number, at = due
-    assert at == COMPLETED + number * timedelta(days=interval)
-    assert at <= COMPLETED + offset < at + timedelta(days=interval)
+    assert 1 <= number <= reminders
+    assert at == COMPLETED + number * every
+    assert at <= COMPLETED + offset < at + every
+
+
+@given(st.integers(28, 62), st.integers(0, 12))
+def test_a_course_gets_exactly_its_reminders(interval: int, reminders: int) -> None:
+    daily = (COMPLETED + timedelta(days=day) for day in range(0, 62 * 14))
+    numbers = {
+        due[0] for as_of in daily if (due := maintenance_due(COMPLETED, interval, as_of, reminders))
+    }
+    assert numbers == set(range(1, reminders + 1))

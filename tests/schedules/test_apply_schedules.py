@@ -34,7 +34,7 @@ from config.settings import Settings
 from eventstore.pgtypes import Pool
 from workers.temporal import data_converter
 from workers.worker import build_worker
-from workflows.followups import DigestInput, SweepOutcome
+from workflows.followups import DigestInput, SweepInput, SweepOutcome
 from workflows.schedules import (
     DAILY_DIGEST,
     FOLLOW_UP_HOUR,
@@ -138,6 +138,12 @@ async def test_a_changed_setting_updates_its_schedule_and_a_paused_one_stays_pau
     assert [tuple(c.hour) for c in described.schedule.spec.calendars] == [(ScheduleRange(8),)]
     assert described.schedule.state.paused and described.schedule.state.note == "paused by ops"
     assert await apply_schedules(temporal, later) == []
+
+    fewer = later.model_copy(update={"maintenance_reminders": 3})
+    assert await apply_schedules(temporal, fewer) == [FOLLOW_UP_SWEEP]
+    action = (await temporal.get_schedule_handle(FOLLOW_UP_SWEEP).describe()).schedule.action
+    [args] = await temporal.data_converter.decode(action.args, [SweepInput])  # type: ignore[attr-defined]
+    assert args.maintenance_reminders == 3
 
 
 def test_a_time_zone_that_does_not_exist_is_refused_in_plain_words() -> None:

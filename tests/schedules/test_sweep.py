@@ -163,3 +163,16 @@ async def test_maintenance_reminders_come_once_per_interval_to_the_therapist(
         "SELECT status FROM notifications WHERE idempotency_key = $1", maintenance_key(short, 1)
     )
     assert status == "skipped"  # no channels in these tests: recorded, not sent
+
+
+async def test_maintenance_reminders_stop_after_the_clinics_number_of_them(
+    followups: FollowUps,
+) -> None:
+    third_interval, _ = await completed(followups, 140)  # 45-day interval: the third is due
+
+    assert (await followups.sweep(maintenance_reminders=2)).maintenance_reminders == 0
+    assert (await followups.sweep(maintenance_reminders=3)).maintenance_reminders == 1
+    keys = await followups.pool.fetch(
+        "SELECT idempotency_key FROM notifications WHERE template = 'maintenance_due'"
+    )
+    assert [k["idempotency_key"] for k in keys] == [maintenance_key(third_interval, 3)]
