@@ -23,6 +23,7 @@ from api import (
     health,
     journeys,
     notes,
+    outcomes,
     survey_page,
     surveys,
 )
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     keys = load_key_ring(settings.payload_keys, settings.payload_key_file)
     app.state.services = Services(settings=settings, temporal=temporal, pool=pool, keys=keys)
     errors.install(app)
-    for module in (journeys, decisions, caseload, audit, health, notes, surveys, survey_page):
+    routers = (journeys, outcomes, decisions, caseload, audit, health, notes, surveys, survey_page)
+    for module in routers:
         app.include_router(module.router)
     return app

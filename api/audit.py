@@ -26,7 +26,7 @@ from workflows.messages import journey_workflow_id
 router = APIRouter(tags=["audit"])
 
 ReadOutcome = Literal["ok", "forbidden", "not_found"]
-Resource = Literal["journey", "events", "caseload", "note", "erasure"]
+Resource = Literal["journey", "events", "outcomes", "caseload", "note", "erasure"]
 
 _RECORD_REJECTED = """
 INSERT INTO audit_rejected (journey_id, decision_id, decision_type, actor_id, actor_role,

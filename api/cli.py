@@ -183,6 +183,36 @@ def _journey_events(args: argparse.Namespace) -> int:
     return _show(args, answer, _events_text)
 
 
+def _outcomes_text(outcomes: dict[str, Any]) -> str:
+    rows = [
+        (
+            i["instrument"],
+            m["recorded_at"],
+            m["check_in"] or ("baseline" if m["baseline"] else "session"),
+            m["total"],
+            m["band"],
+            "yes" if m["response"] else "",
+            "yes" if m["remission"] else "",
+        )
+        for i in outcomes["instruments"]
+        for m in i["measurements"]
+    ]
+    head = f"journey {outcomes['journey_id']} of client {outcomes['client_id']}"
+    headers = ["INSTRUMENT", "WHEN", "WHAT", "TOTAL", "BAND", "RESPONSE", "REMISSION"]
+    unanswered = [
+        f"{c['check_in']} {c['instrument']}: {c['status']}"
+        for c in outcomes["check_ins"]
+        if c["status"] != "answered"
+    ]
+    body = table(rows, headers) if rows else "no scores yet"
+    return "\n".join([head, body, *unanswered])
+
+
+def _journey_outcomes(args: argparse.Namespace) -> int:
+    answer = call(get_settings(), "GET", f"/journeys/{args.client}/outcomes")
+    return _show(args, answer, _outcomes_text)
+
+
 def field_value(text: str) -> Any:
     """JSON when it parses (numbers, lists, objects, true/false), else the string itself."""
     try:
@@ -394,6 +424,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     events = verbs.add_parser("events", parents=[common], help="the journey's event timeline")
     events.add_argument("client")
     events.set_defaults(run=_guarded(_journey_events))
+    outcomes = verbs.add_parser(
+        "outcomes", parents=[common], help="scores over time: response, remission, check-ins"
+    )
+    outcomes.add_argument("client")
+    outcomes.set_defaults(run=_guarded(_journey_outcomes))
 
     decide = subparsers.add_parser(
         "decide",

@@ -20,6 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.server import serve_api
 from config.settings import Settings
+from domain.instruments import score
+from domain.vocabulary import Instrument
 from eventstore import get_client
 from eventstore.pgtypes import Pool
 from tests.net import free_port
@@ -208,6 +210,12 @@ async def test_the_cli_against_a_real_server(served: Served, tmp_path: Path) -> 
         await asyncio.sleep(0.2)
     assert client_id in caseload.out
     assert "consultation" in caseload.out
+
+    outcomes = await served.cli("journey", "outcomes", client_id, token=th_token)
+    assert outcomes.code == 0, outcomes.err
+    [row] = [line.split() for line in outcomes.out.splitlines() if line.startswith("phq9")]
+    screened = score(Instrument.PHQ9, [2, 2, 1, 1, 1, 2, 1, 2, 0])  # the screening above
+    assert row[2:5] == ["baseline", str(screened.total), screened.band]
 
     closed_port = free_port()
     unreachable, no_token, bad_token, missing, audit = await asyncio.gather(

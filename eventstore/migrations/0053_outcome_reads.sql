@@ -1,0 +1,4 @@
+-- Reads of a journey's outcomes (GET /journeys/{client_id}/outcomes) are logged like the others.
+ALTER TABLE access_log DROP CONSTRAINT access_log_resource_check;
+ALTER TABLE access_log ADD CONSTRAINT access_log_resource_check
+    CHECK (resource IN ('journey', 'events', 'outcomes', 'caseload', 'note', 'erasure'));
