@@ -98,7 +98,7 @@ class NotifyActivities:
     async def _contacts(self, request: NotificationRequest) -> list[Contact]:
         notice = request.notice
         if notice.recipient is Recipient.CLIENT:
-            client = await get_client(self._pool, request.client_id)
+            client = await get_client(self._pool, request.client_id, keys=self._messaging.keys)
             if client is None or client.erased:
                 return []
             name = _first_name(client.display_name)

@@ -275,6 +275,7 @@ async def start_journey(body: StartJourneyBody, clinician: CurrentClinician, api
                 display_name=body.contact.display_name,
                 email=body.contact.email,
                 phone=body.contact.phone,
+                keys=api.keys,  # sealed at rest
             )
         except ClientErasedError:
             raise ApiError(

@@ -3,7 +3,8 @@
 A note is written by the client's therapist and read only by its author; the integration
 decision carries its reference (`note_ref`), never its text. Erasure (ops, on the client's
 request) empties the contact details and every note's text; the event log stays whole and
-foldable.
+foldable. With payload keys, a note's text is sealed at rest (`privacy.fields`), bound to its
+note; notes written before sealing are read as they are until `carepath keys reseal`.
 """
 
 from __future__ import annotations
@@ -18,22 +19,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.audit import record_read
 from api.auth import CurrentClinician, require_ops
 from api.context import Api
-from api.errors import ApiError
+from api.errors import ApiError, log
 from api.journeys import ERRORS, ClientId, visible_view
 from domain import Role
 from eventstore import erase_client
+from eventstore.clients import Resealed, reseal_table
+from eventstore.pgtypes import Connection, Pool
+from privacy.fields import SealedFieldError, open_row, seal_row
+from privacy.keys import KeyRing
 
 router = APIRouter(tags=["notes"])
 
 NoteRef = Annotated[str, Path(pattern=r"^n-[0-9a-f]{32}$", description="a note's reference")]
 
+TABLE = "psychotherapy_notes"
 _INSERT = """
-INSERT INTO psychotherapy_notes (note_id, journey_id, client_id, author_id, body)
-VALUES ($1, $2, $3, $4, $5) RETURNING created_at
+INSERT INTO psychotherapy_notes (note_id, journey_id, client_id, author_id, body, sealed_with)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at
 """
 _READ = "SELECT * FROM psychotherapy_notes WHERE note_id = $1"
 _ERASE = """
-UPDATE psychotherapy_notes SET body = NULL, erased_at = now()
+UPDATE psychotherapy_notes SET body = NULL, sealed_with = NULL, erased_at = now()
  WHERE client_id = $1 AND erased_at IS NULL
 """
 
@@ -76,8 +82,15 @@ async def write_note(
         raise ApiError(403, "only the client's therapist writes psychotherapy notes")
     view = await visible_view(api, clinician, client_id, "journey")
     note_ref = f"n-{uuid.uuid4().hex}"
+    sealed_with, stored = seal_row(api.keys, {"body": note.text}, table=TABLE, row=note_ref)
     created = await api.pool.fetchval(
-        _INSERT, note_ref, view.journey_id, client_id, clinician.clinician_id, note.text
+        _INSERT,
+        note_ref,
+        view.journey_id,
+        client_id,
+        clinician.clinician_id,
+        stored["body"],
+        sealed_with,
     )
     return NoteCreated(note_ref=note_ref, created_at=created)
 
@@ -101,13 +114,24 @@ async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) ->
     )
     if row is None or not mine:
         raise ApiError(404, "no such note of yours")  # others' notes are not acknowledged
-    if row["erased_at"] is not None:
+    try:
+        text = open_row(
+            api.keys,
+            {"body": row["body"]},
+            sealed_with=row["sealed_with"],
+            table=TABLE,
+            row=note_ref,
+        )["body"]
+    except SealedFieldError as error:  # its words name the column and key id, never the text
+        log.error("note does not open", note_ref=note_ref, reason=str(error))
+        raise ApiError(500, "this note cannot be opened with the clinic's payload keys") from None
+    if text is None:  # the schema allows no text only once erased
         raise ApiError(410, "this note was erased at the client's request")
     return Note(
         note_ref=note_ref,
         journey_id=row["journey_id"],
         created_at=row["created_at"],
-        text=row["body"],
+        text=text,
     )
 
 
@@ -134,4 +158,11 @@ async def erase(client_id: ClientId, clinician: CurrentClinician, api: Api) -> E
         client_id=client_id,
         contact_erased=erased is not None,
         notes_erased=int(notes.split()[-1]),
+    )
+
+
+async def reseal_notes(db: Pool | Connection, keys: KeyRing, *, batch_size: int = 500) -> Resealed:
+    """Seal plaintext note texts and move those sealed with older keys to the newest key."""
+    return await reseal_table(
+        db, keys, table=TABLE, key="note_id", columns=("body",), batch_size=batch_size
     )

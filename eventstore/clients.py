@@ -3,10 +3,16 @@
 Events refer to a client by ``client_id`` only. Erasing nulls the details and stamps
 ``erased_at``; the events stay as they are. Erasure is final: later upserts are refused,
 so a retried activity cannot bring erased details back.
+
+With a key ring, the details are sealed at rest (``privacy.fields``); rows written before
+sealing (``sealed_with`` NULL) are read as they are until ``carepath keys reseal`` seals them.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -15,21 +21,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventstore.errors import ClientErasedError
 from eventstore.pgtypes import Connection, Pool
 from eventstore.types import OPAQUE_ID
+from privacy.fields import SealedFieldError, open_row, seal_row
+from privacy.keys import KeyRing
 
-_COLUMNS = "client_id, display_name, email, phone, created_at, erased_at"
+TABLE = "clients"
+DETAILS = ("display_name", "email", "phone")
+_COLUMNS = "client_id, display_name, email, phone, created_at, erased_at, sealed_with"
 
 _UPSERT_SQL = f"""
-INSERT INTO clients AS c (client_id, display_name, email, phone)
-VALUES ($1, $2, $3, $4)
+INSERT INTO clients AS c (client_id, display_name, email, phone, sealed_with)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (client_id) DO UPDATE
-    SET display_name = excluded.display_name, email = excluded.email, phone = excluded.phone
+    SET display_name = excluded.display_name, email = excluded.email, phone = excluded.phone,
+        sealed_with = excluded.sealed_with
     WHERE c.erased_at IS NULL
 RETURNING {_COLUMNS}
 """
 
 _ERASE_SQL = f"""
 UPDATE clients
-SET display_name = NULL, email = NULL, phone = NULL, erased_at = coalesce(erased_at, now())
+SET display_name = NULL, email = NULL, phone = NULL, sealed_with = NULL,
+    erased_at = coalesce(erased_at, now())
 WHERE client_id = $1
 RETURNING {_COLUMNS}
 """
@@ -59,26 +71,38 @@ async def upsert_client(
     display_name: str | None,
     email: str | None,
     phone: str | None,
+    keys: KeyRing | None = None,
 ) -> Client:
-    """Create the client or replace its contact details. Raises ``ClientErasedError``."""
+    """Create the client or replace its contact details, sealed with ``keys`` if given.
+
+    Raises ``ClientErasedError``.
+    """
     _check_client_id(client_id)
-    row = await db.fetchrow(_UPSERT_SQL, client_id, display_name, email, phone)
+    details = {"display_name": display_name, "email": email, "phone": phone}
+    sealed_with, stored = seal_row(keys, details, table=TABLE, row=client_id)
+    row = await db.fetchrow(
+        _UPSERT_SQL, client_id, *(stored[name] for name in DETAILS), sealed_with
+    )
     if row is None:
         raise ClientErasedError(client_id)
-    return _to_client(row)
+    return _to_client(row, keys)
 
 
-async def get_client(db: Pool | Connection, client_id: str) -> Client | None:
+async def get_client(
+    db: Pool | Connection, client_id: str, *, keys: KeyRing | None = None
+) -> Client | None:
+    """The client, its details opened with ``keys``. Raises ``privacy.fields.SealedFieldError``
+    for details that do not open (tampered, or sealed with a key not in ``keys``)."""
     _check_client_id(client_id)
     row = await db.fetchrow(f"SELECT {_COLUMNS} FROM clients WHERE client_id = $1", client_id)
-    return None if row is None else _to_client(row)
+    return None if row is None else _to_client(row, keys)
 
 
 async def erase_client(db: Pool | Connection, client_id: str) -> Client | None:
     """Null the client's contact details for good; None if there is no such client."""
     _check_client_id(client_id)
     row = await db.fetchrow(_ERASE_SQL, client_id)
-    return None if row is None else _to_client(row)
+    return None if row is None else _to_client(row, None)  # nothing sealed is left
 
 
 def _check_client_id(client_id: str) -> None:
@@ -86,5 +110,117 @@ def _check_client_id(client_id: str) -> None:
         raise ValueError("a client id must be 1 to 200 characters from A-Z a-z 0-9 _ . : -")
 
 
-def _to_client(row: asyncpg.Record) -> Client:
-    return Client.model_validate(dict(row))
+def _to_client(row: asyncpg.Record, keys: KeyRing | None) -> Client:
+    details = open_row(
+        keys,
+        {name: row[name] for name in DETAILS},
+        sealed_with=row["sealed_with"],
+        table=TABLE,
+        row=row["client_id"],
+    )
+    return Client.model_validate(
+        {
+            "client_id": row["client_id"],
+            "created_at": row["created_at"],
+            "erased_at": row["erased_at"],
+            **details,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """What resealing did to one table: counts only."""
+
+    sealed: int = 0  # plaintext rows, now sealed with the newest key
+    moved: int = 0  # rows sealed with an older key, now sealed with the newest
+    changed: int = 0  # changed or erased while being resealed: left as they are (run again)
+    unreadable: int = 0  # do not open with this key ring: left as they are
+
+
+_IDENTIFIER = re.compile(r"[a-z_]{1,63}")
+
+
+async def reseal_table(
+    db: Pool | Connection,
+    keys: KeyRing,
+    *,
+    table: str,
+    key: str,
+    columns: Sequence[str],
+    batch_size: int = 500,
+) -> Resealed:
+    """Seal ``table``'s plaintext rows and move rows sealed with older keys to the newest key.
+
+    Reads ``batch_size`` rows at a time in ``key`` order and writes each batch back in one
+    statement; a row is written only if it is unchanged since it was read (and not erased).
+    Idempotent: a second run finds nothing to do. The table has ``erased_at`` and
+    ``sealed_with`` columns.
+    """
+    if batch_size < 1:
+        raise ValueError("the batch size must be at least 1")
+    for name in (table, key, *columns):
+        if _IDENTIFIER.fullmatch(name) is None:
+            raise ValueError(f"not a column or table name: {name!r}")
+    any_value = " OR ".join(f"{c} IS NOT NULL" for c in columns)
+    read = f"""
+        SELECT {key} AS row_id, sealed_with, {", ".join(columns)} FROM {table}
+        WHERE erased_at IS NULL AND sealed_with IS DISTINCT FROM $1 AND ({any_value})
+          AND {key} > $2
+        ORDER BY {key} LIMIT $3
+    """
+    arrays = ", ".join(f"${n}::text[]" for n in range(2, 4 + 2 * len(columns)))
+    names = ", ".join(f"old_{c}, new_{c}" for c in columns)
+    write = f"""
+        UPDATE {table} AS t SET {", ".join(f"{c} = n.new_{c}" for c in columns)},
+            sealed_with = $1
+        FROM unnest({arrays}) AS n(row_id, old_sealed_with, {names})
+        WHERE t.{key} = n.row_id AND t.erased_at IS NULL
+          AND t.sealed_with IS NOT DISTINCT FROM n.old_sealed_with
+          AND {" AND ".join(f"t.{c} IS NOT DISTINCT FROM n.old_{c}" for c in columns)}
+        RETURNING n.old_sealed_with
+    """
+    counts = Resealed()
+    after = ""
+    while True:
+        rows = await db.fetch(read, keys.current, after, batch_size)
+        if not rows:
+            return counts
+        after = rows[-1]["row_id"]
+        todo: list[tuple[asyncpg.Record, dict[str, str | None]]] = []
+        unreadable = 0
+        for row in rows:
+            values = {c: row[c] for c in columns}
+            try:
+                opened = open_row(
+                    keys, values, sealed_with=row["sealed_with"], table=table, row=row["row_id"]
+                )
+            except SealedFieldError:
+                unreadable += 1
+                continue
+            todo.append((row, seal_row(keys, opened, table=table, row=row["row_id"])[1]))
+        arguments: list[list[str | None]] = [
+            [row["row_id"] for row, _ in todo],
+            [row["sealed_with"] for row, _ in todo],
+        ]
+        for c in columns:
+            arguments += [[row[c] for row, _ in todo], [new[c] for _, new in todo]]
+        written = await db.fetch(write, keys.current, *arguments) if todo else []
+        sealed = sum(1 for w in written if w["old_sealed_with"] is None)
+        counts = Resealed(
+            sealed=counts.sealed + sealed,
+            moved=counts.moved + len(written) - sealed,
+            changed=counts.changed + len(todo) - len(written),
+            unreadable=counts.unreadable + unreadable,
+        )
+        if len(rows) < batch_size:
+            return counts
+
+
+async def reseal_clients(
+    db: Pool | Connection, keys: KeyRing, *, batch_size: int = 500
+) -> Resealed:
+    """``reseal_table`` for the clients' contact details."""
+    return await reseal_table(
+        db, keys, table=TABLE, key="client_id", columns=DETAILS, batch_size=batch_size
+    )

@@ -93,6 +93,64 @@ def _schedules(_: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from api.notes import reseal_notes
+    from eventstore import create_pool
+    from eventstore.clients import Resealed, reseal_clients
+    from privacy.keys import KeyConfigError, load_key_ring, read_key_file
+
+    settings = get_settings()
+    try:
+        ring = load_key_ring(settings.payload_keys, settings.payload_key_file)
+        dev_key_file = settings.data_dir / "keys" / "payload-keys.json"  # made by carepath dev
+        if ring is None and settings.env == "dev" and dev_key_file.exists():
+            ring = read_key_file(dev_key_file)
+    except KeyConfigError as error:
+        print(f"carepath keys: {error}", file=sys.stderr)
+        return 1
+    if ring is None:
+        print(
+            "carepath keys: no payload keys: set CAREPATH_PAYLOAD_KEYS or "
+            "CAREPATH_PAYLOAD_KEY_FILE",
+            file=sys.stderr,
+        )
+        return 1
+    keys = ring
+
+    async def reseal() -> dict[str, Resealed]:
+        pool = await create_pool(settings)
+        try:
+            return {
+                "clients": await reseal_clients(pool, keys, batch_size=args.batch_size),
+                "notes": await reseal_notes(pool, keys, batch_size=args.batch_size),
+            }
+        finally:
+            await pool.close()
+
+    unreadable = 0
+    for table, counts in asyncio.run(reseal()).items():
+        print(
+            f"{table}: {counts.sealed} sealed, {counts.moved} moved to key {keys.current}, "
+            f"{counts.changed} changed meanwhile (run again), {counts.unreadable} unreadable"
+        )
+        unreadable += counts.unreadable
+    if unreadable:
+        print(
+            f"carepath keys reseal: {unreadable} rows do not open with these keys (a key "
+            "missing from the ring, or altered values): left as they are",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _batch_size(text: str) -> int:
+    size = int(text)
+    if size < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return size
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     schedules = sub.add_parser("schedules", help="the clinic's Temporal Schedules")
     schedules.add_argument("action", choices=["apply"], help="create or update them (idempotent)")
     schedules.set_defaults(run=_schedules)
+    keys = sub.add_parser("keys", help="payload keys: what is sealed with them")
+    keys.add_argument(
+        "action",
+        choices=["reseal"],
+        help="seal plaintext contact details and notes; move older keys' rows to the newest",
+    )
+    keys.add_argument("--batch-size", type=_batch_size, default=500, help="rows per statement")
+    keys.set_defaults(run=_keys)
     from api.cli import register as register_client_verbs
 
     register_client_verbs(sub)
