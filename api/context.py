@@ -20,7 +20,7 @@ class Services:
     settings: Settings
     temporal: Client
     pool: Pool
-    keys: KeyRing | None = None  # signs and checks clients' survey links
+    keys: KeyRing | None = None  # survey links; seals notes and contact details at rest
 
     @property
     def store(self) -> EventStore:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -93,6 +93,37 @@ def _schedules(_: argparse.Namespace) -> int:
     return 0
 
 
+def _add_key(settings: Settings, key_id: str | None) -> int:
+    """Rotate the key file: a new key at its end encrypts from now on; the old ones decrypt."""
+    from privacy.keys import KeyConfigError, add_key
+
+    if settings.payload_keys:
+        print(
+            "carepath keys add: the keys come from CAREPATH_PAYLOAD_KEYS: append the new key "
+            "there (id:base64key); this command rotates a key file",
+            file=sys.stderr,
+        )
+        return 1
+    path = settings.payload_key_file or settings.data_dir / "keys" / "payload-keys.json"
+    if key_id is None or not path.exists():
+        print(
+            "carepath keys add: give the new key's id, and a key file that exists "
+            f"(CAREPATH_PAYLOAD_KEY_FILE; dev: {path})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        ring = add_key(path, key_id)
+    except KeyConfigError as error:
+        print(f"carepath keys add: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"key {ring.current} added to {path}: it encrypts from now on ({len(ring.keys)} keys); "
+        "restart the workers and the API, then run `carepath keys reseal`"
+    )
+    return 0
+
+
 def _keys(args: argparse.Namespace) -> int:
     from api.notes import reseal_notes
     from eventstore import create_pool
@@ -100,6 +131,11 @@ def _keys(args: argparse.Namespace) -> int:
     from privacy.keys import KeyConfigError, load_key_ring, read_key_file
 
     settings = get_settings()
+    if args.action == "add":
+        return _add_key(settings, args.key_id)
+    if args.key_id is not None:
+        print("carepath keys reseal: takes no key id (the newest key seals)", file=sys.stderr)
+        return 2
     try:
         ring = load_key_ring(settings.payload_keys, settings.payload_key_file)
         dev_key_file = settings.data_dir / "keys" / "payload-keys.json"  # made by carepath dev
@@ -179,9 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="payload keys: what is sealed with them")
     keys.add_argument(
         "action",
-        choices=["reseal"],
-        help="seal plaintext contact details and notes; move older keys' rows to the newest",
+        choices=["add", "reseal"],
+        help="add: a new key to the key file (rotation); reseal: seal plaintext contact details "
+        "and notes, and move older keys' rows to the newest",
     )
+    keys.add_argument("key_id", nargs="?", help="add: the new key's id (letters, digits, _ -)")
     keys.add_argument("--batch-size", type=_batch_size, default=500, help="rows per statement")
     keys.set_defaults(run=_keys)
     from api.cli import register as register_client_verbs

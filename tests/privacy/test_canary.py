@@ -133,7 +133,20 @@ async def test_no_canary_phi_reaches_temporal_logs_or_the_event_table(
     assert b"journey-cl-canary" in temporal_bytes and "journey-cl-canary" in log_text
     assert GOAL in event_text and view["stage"] == "preparation"
     assert GOAL.encode() not in temporal_bytes  # encrypted payloads
+    # Every row of every table: contact details and notes are sealed at rest (docs/privacy.md).
+    tables = await db_pool.fetch(
+        "SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public'"
+    )
+    every_row = []
+    for table in tables:
+        every_row += [r["x"] for r in await db_pool.fetch(f"SELECT x::text FROM {table['t']} x")]
+    database_text = " ".join(every_row)
+    sealed = await db_pool.fetchval(
+        "SELECT count(*) FROM psychotherapy_notes WHERE sealed_with IS NOT NULL"
+    )
+    assert GOAL in database_text and sealed == 1  # the control: the note is there, sealed
     for what, canary in CANARIES.items():
         assert canary.encode() not in temporal_bytes, f"{what} in the Temporal database"
         assert canary not in log_text, f"{what} in the logs"
         assert canary not in event_text, f"{what} in the event table"
+        assert canary not in database_text, f"{what} in the PostgreSQL database"

@@ -14,7 +14,7 @@ import pytest
 from eventstore import get_client, upsert_client
 from eventstore.pgtypes import Pool
 from privacy.fields import open_row, seal_row
-from privacy.keys import KeyRing, generate_key_file
+from privacy.keys import KeyRing, generate_key_file, read_key_file
 
 ROOT = Path(__file__).parents[2]
 NAME, EMAIL, PHONE = "Wren Q. Example", "wren@example.org", "+15550101234"
@@ -149,3 +149,46 @@ def test_production_never_runs_without_keys_so_never_writes_plaintext() -> None:
     bare = Settings(env="production", payload_keys=None, payload_key_file=None)
     with pytest.raises(RuntimeError, match="required in production"):
         data_converter(bare)
+
+
+def keys_command(tmp_path: Path, *args: str, keys: KeyRing | None = None) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
+    env |= {"CAREPATH_DATA_DIR": str(tmp_path)}
+    if keys is not None:
+        env["CAREPATH_PAYLOAD_KEYS"] = spec(keys)
+    result = subprocess.run(
+        [sys.executable, "-m", "workers.cli", "keys", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+async def test_keys_add_rotates_the_key_file_and_reseal_moves_rows_to_the_new_key(
+    db_url: str, db_pool: Pool, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "keys" / "payload-keys.json"
+    first = generate_key_file(key_file)  # as carepath dev
+    await add_client(db_pool, "cl-old", first)
+
+    code, said = keys_command(tmp_path, "add", "k2")
+    assert code == 0, said
+    rotated = read_key_file(key_file)
+    assert rotated.current == "k2" and rotated.keys["k1"] == first.keys["k1"]
+    assert base64.b64encode(rotated.keys["k2"]).decode() not in said  # never prints a key
+
+    for refused in (["add", "k2"], ["add", "bad/id"], ["add"], ["reseal", "k3"]):
+        code, said = keys_command(tmp_path, *refused)
+        assert code == 2, (refused, said)
+    assert read_key_file(key_file) == rotated  # nothing changed by a refused call
+    code, said = keys_command(tmp_path, "add", "k3", keys=K1)
+    assert code == 1 and "CAREPATH_PAYLOAD_KEYS" in said  # keys from the environment: not ours
+
+    assert reseal(db_url, tmp_path, keys=None).returncode == 0
+    client = await get_client(
+        db_pool, "cl-old", keys=KeyRing(keys={"k2": rotated.keys["k2"]}, current="k2")
+    )
+    assert client is not None and client.email == EMAIL
