@@ -11,22 +11,18 @@ Pure: no I/O. Errors name the column and the key id, never a key or a text.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from privacy.derived import NONCE_BYTES, b64url, derived_cipher, unb64url
 from privacy.keys import KEY_ID, KeyRing
 
 _PURPOSE = b"carepath sealed field v1"
 _VERSION = "f1"
-_NONCE_BYTES = 12
 
 
 class SealedFieldError(ValueError):
@@ -41,30 +37,18 @@ class TamperedFieldError(SealedFieldError):
     """Altered, moved from another row or column, or not a sealed value at all."""
 
 
-def _cipher(key: bytes) -> AESGCM:
-    return AESGCM(hmac.new(key, _PURPOSE, hashlib.sha256).digest())
-
-
 def _associated(key_id: str, column: str, row: str) -> bytes:
     return json.dumps([_VERSION, key_id, column, row]).encode()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def seal_field(ring: KeyRing, text: str, *, column: str, row: str) -> str:
     """``text`` sealed with the newest key, for ``column`` (``table.column``) of ``row``."""
     key_id = ring.current
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = _cipher(ring.keys[key_id]).encrypt(
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = derived_cipher(ring.keys[key_id], _PURPOSE).encrypt(
         nonce, text.encode(), _associated(key_id, column, row)
     )
-    return f"{_VERSION}.{key_id}.{_b64(nonce + sealed)}"
+    return f"{_VERSION}.{key_id}.{b64url(nonce + sealed)}"
 
 
 def key_id_of(sealed: str) -> str:
@@ -84,9 +68,9 @@ def open_field(ring: KeyRing | None, sealed: str, *, column: str, row: str) -> s
             f"{column} was sealed with key {key_id!r}, which is not in the payload key ring"
         )
     try:
-        raw = _unb64(sealed.rpartition(".")[2])
-        opened = _cipher(key).decrypt(
-            raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _associated(key_id, column, row)
+        raw = unb64url(sealed.rpartition(".")[2])
+        opened = derived_cipher(key, _PURPOSE).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _associated(key_id, column, row)
         )
         return opened.decode()
     except (binascii.Error, ValueError, InvalidTag, UnicodeError):
