@@ -85,8 +85,8 @@ def test_key_files_are_private_and_rotate(tmp_path: Path) -> None:
         "nokey",
         "k1:not-base64!!",
         f"k1:{base64.b64encode(b'short').decode()}",
-        f"k 1:{key()}",  # ids go into links and metadata: URL-safe only
-        f"k.1:{key()}",
+        f"k 1:{key()}",  # the encrypting key's id goes into links and metadata: URL-safe only
+        f"k1:{key()},k.2:{key()}",
         f"{'k' * 33}:{key()}",
         f"k1:{key()},k1:{key()}",  # which one would decrypt?
     ],
@@ -102,3 +102,18 @@ def test_a_broken_key_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({"keys": [{"id": "k1"}]}))
     with pytest.raises(KeyConfigError, match="cannot read"):
         read_key_file(path)
+
+
+def test_a_key_written_where_its_id_goes_is_never_repeated() -> None:
+    secret = key()
+    for spec in (f"{secret}:k1", f"k0:{key()},{secret}:{key()}", f"{secret}:{secret}"):
+        with pytest.raises(KeyConfigError) as error:
+            parse_keys(spec)
+        assert secret[:8] not in str(error.value), spec
+
+
+def test_an_older_key_with_another_id_still_decrypts_but_never_encrypts() -> None:
+    legacy = parse_keys(f"2026.11:{key()},k2:{key()}")  # ids from before the rule
+    assert legacy.current == "k2" and "2026.11" in legacy.keys
+    with pytest.raises(KeyConfigError, match="newest key"):
+        parse_keys(f"k2:{key()},2026.11:{key()}")
