@@ -16,6 +16,7 @@ import zlib
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, Protocol
 
+import asyncpg
 import structlog
 
 from eventstore import NOTIFY_CHANNEL, Checkpoint
@@ -115,6 +116,8 @@ class ProjectionRunner:
         """
         staging = f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         tables = [table for p in self.projections for table in p.tables]
+        if self._pool.get_max_size() < REBUILD_CONNECTIONS:
+            raise ValueError(f"a rebuild needs a pool of {REBUILD_CONNECTIONS} connections or more")
         self._forget()
         # A session lock on this connection says "staging is in use" until it is closed.
         owner = await self._pool.acquire()
@@ -317,6 +320,8 @@ async def _checkpoints(conn: Conn, names: Sequence[str]) -> dict[str, Checkpoint
 
 
 _STAGING_PREFIX = "carepath_rebuild_"
+_STAGING_NAME = r"^carepath_rebuild_[0-9a-f]{12}$"  # what `rebuild` makes, nothing else
+REBUILD_CONNECTIONS = 3  # the staging lock's, a batch's, and the read-ahead's
 
 
 def staging_lock_key(staging: str) -> int:
@@ -328,14 +333,14 @@ async def drop_abandoned_staging(conn: Conn) -> list[str]:
     """Drop the staging schemas of rebuilds that died (their owner's lock is gone); the names.
     A rebuild still running holds its schema's lock, so its schema is left alone."""
     dropped = []
-    names = await conn.fetch(
-        "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", _STAGING_PREFIX
-    )
+    names = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname ~ $1", _STAGING_NAME)
     for (name,) in names:
         if await conn.fetchval("SELECT pg_try_advisory_lock($1)", staging_lock_key(name)):
             try:
                 await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
                 dropped.append(name)
+            except asyncpg.InsufficientPrivilegeError:
+                log.warning("a dead rebuild's schema is not ours to drop", schema=name)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", staging_lock_key(name))
     return dropped
@@ -375,8 +380,10 @@ SELECT a.privilege_type,
   LEFT JOIN pg_roles r ON r.oid = a.grantee
  WHERE c.oid = $1::regclass AND a.grantee <> c.relowner
 """
+_OWNER = "SELECT quote_ident(pg_get_userbyid(relowner)) FROM pg_class WHERE oid = $1::regclass"
 _VIEWS = """
-SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname), pg_get_viewdef(v.oid)
+SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname), pg_get_viewdef(v.oid),
+       quote_ident(pg_get_userbyid(v.relowner))
   FROM pg_depend d
   JOIN pg_rewrite r ON r.oid = d.objid
   JOIN pg_class v ON v.oid = r.ev_class
@@ -415,14 +422,21 @@ async def _swap(conn: Conn, staging: str, tables: Sequence[str], names: Sequence
     made again), and the staging checkpoints replace the live ones."""
     for table in tables:
         schema = await conn.fetchval(_SCHEMA_OF, table)
+        # Owned by the live table's owner (whoever runs the rebuild), with the same grants.
+        owner = await conn.fetchval(_OWNER, table)
+        await conn.execute(f"ALTER TABLE {staging}.{table} OWNER TO {owner}")
         await _grant_as(conn, table, f"{staging}.{table}")
-        views = [(v, d, await conn.fetch(_GRANTS, v)) for v, d in await conn.fetch(_VIEWS, table)]
-        for view, _, _ in views:
+        views = [
+            (view, definition, view_owner, await conn.fetch(_GRANTS, view))
+            for view, definition, view_owner in await conn.fetch(_VIEWS, table)
+        ]
+        for view, *_ in views:
             await conn.execute(f"DROP VIEW {view}")
         await conn.execute(f"DROP TABLE {schema}.{table}")
         await conn.execute(f"ALTER TABLE {staging}.{table} SET SCHEMA {schema}")
-        for view, definition, grants in views:
+        for view, definition, view_owner, grants in views:
             await conn.execute(f"CREATE VIEW {view} AS {definition}")
+            await conn.execute(f"ALTER VIEW {view} OWNER TO {view_owner}")
             await _grant(conn, view, grants)
     await conn.execute("DELETE FROM projection_checkpoints WHERE name = ANY($1::text[])", names)
     await conn.execute(

@@ -408,14 +408,15 @@ async def test_a_rebuild_drops_what_a_dead_rebuild_left_and_spares_a_running_one
     db_pool: Pool, event_store: EventStore
 ) -> None:
     await write_journeys(event_store, journeys())
-    dead, running = "carepath_rebuild_dead00000000", "carepath_rebuild_running0000"
-    for schema in (dead, running):
+    dead, running = "carepath_rebuild_dead00000000", "carepath_rebuild_0123456789ab"
+    for schema in (dead, running, "carepath_rebuild_backup"):  # the last one is not a rebuild's
         await db_pool.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.caseload (x int)")
     async with db_pool.acquire() as other:  # another process's rebuild, still at work
         await other.execute("SELECT pg_advisory_lock($1)", staging_lock_key(running))
         await ProjectionRunner(db_pool, all_projections()).rebuild()
-        schemas = "SELECT array_agg(nspname) FROM pg_namespace WHERE nspname LIKE 'carepath_re%'"
-        assert await db_pool.fetchval(schemas) == [running]
+        schemas = """SELECT array_agg(nspname ORDER BY nspname) FROM pg_namespace
+                      WHERE nspname LIKE 'carepath_re%'"""
+        assert await db_pool.fetchval(schemas) == [running, "carepath_rebuild_backup"]
         await other.execute("SELECT pg_advisory_unlock($1)", staging_lock_key(running))
     async with db_pool.acquire() as conn:  # its owner died: the next rebuild (or this) drops it
         assert await drop_abandoned_staging(conn) == [running]
@@ -427,9 +428,15 @@ async def test_a_rebuild_keeps_what_other_roles_may_read(
 ) -> None:
     await write_journeys(event_store, journeys())
     await run_all(db_pool)
-    role = f"carepath_reader_{uuid.uuid4().hex[:8]}"
-    await db_pool.execute(f"CREATE ROLE {role}")
+    role, owner = (f"carepath_{who}_{uuid.uuid4().hex[:8]}" for who in ("reader", "owner"))
+    await db_pool.execute(f"CREATE ROLE {role}; CREATE ROLE {owner}")
+    owners = """SELECT relname, pg_get_userbyid(relowner) FROM pg_class
+                 WHERE relname IN ('caseload', 'audit', 'outcomes') ORDER BY 1"""
     try:
+        # The app's role owns them; the rebuild runs as another (here: the superuser).
+        await db_pool.execute(f"ALTER TABLE caseload OWNER TO {owner}")
+        await db_pool.execute(f"ALTER VIEW audit OWNER TO {owner}")
+        owned_before = [tuple(r) for r in await db_pool.fetch(owners)]
         await db_pool.execute(f"GRANT SELECT ON caseload, audit TO {role}")
         await db_pool.execute(f"GRANT SELECT, UPDATE ON outcomes TO {role} WITH GRANT OPTION")
         privileges = """
@@ -441,5 +448,22 @@ async def test_a_rebuild_keeps_what_other_roles_may_read(
         assert ("audit", "SELECT", True, False) in before
         await ProjectionRunner(db_pool, all_projections()).rebuild()
         assert [tuple(r) for r in await db_pool.fetch(privileges, role)] == before
+        assert [tuple(r) for r in await db_pool.fetch(owners)] == owned_before
     finally:
-        await db_pool.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+        for name in (role, owner):
+            await db_pool.execute(
+                f"REASSIGN OWNED BY {name} TO CURRENT_USER; DROP OWNED BY {name}; DROP ROLE {name}"
+            )
+
+
+async def test_two_rebuilds_at_once_both_finish_and_leave_the_fold(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool)
+    await asyncio.gather(
+        *(ProjectionRunner(db_pool, all_projections(), batch_size=5).rebuild() for _ in range(2))
+    )  # each spares the other's staging schema while it runs
+    await assert_projections_equal_the_fold(db_pool, event_store)
+    leftovers = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'carepath_rebuild_%'"
+    assert await db_pool.fetchval(leftovers) == 0
