@@ -19,7 +19,7 @@ from api.context import Api
 from api.errors import ApiError
 from api.surveys import answer, survey
 from domain.vocabulary import Instrument
-from workflows.followups import SurveyAnswers
+from workflows.followups import SurveyAnswers, SurveyStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,55 +108,65 @@ def _title(api: Api) -> str:
     return f"A short check-in from {api.settings.clinic_name}"
 
 
+def _closed(api: Api) -> str:
+    return "<p>This check-in has closed.</p>" + _call(api)
+
+
+def _shown(api: Api, status: SurveyStatus, problem: str | None = None) -> HTMLResponse:
+    """The page for a check-in as it stands; crisis resources first whenever an answer asked
+    for a safety review, on every visit."""
+    crisis = _crisis(api) if status.crisis_resources else ""
+    if not status.outstanding:  # all answered (the check-in then closes)
+        return _page(_title(api), _done(api, status.crisis_resources))
+    if not status.open:
+        return _page(_title(api), crisis + _closed(api), 410)
+    return _page(
+        _title(api), crisis + _form(api, status.outstanding, problem), 422 if problem else 200
+    )
+
+
+def _not_found(error: ApiError) -> HTMLResponse:
+    return _page("Check-in not found", f"<p>{html.escape(error.detail)}.</p>", error.status)
+
+
 @router.get("/s/{link}", response_class=HTMLResponse)
 async def page(api: Api, link: Link) -> HTMLResponse:
     try:
-        status = await survey(api, link)
+        return _shown(api, await survey(api, link))
     except ApiError as error:
-        return _page("Check-in not found", f"<p>{html.escape(error.detail)}.</p>", error.status)
-    if not status.open:
-        return _page(_title(api), "<p>This check-in has closed.</p>" + _call(api), 410)
-    if not status.outstanding:
-        return _page(_title(api), _done(api, crisis=False))
-    return _page(_title(api), _form(api, status.outstanding))
+        return _not_found(error)
+
+
+ANSWER_ALL = "Please answer every question."
 
 
 @router.post("/s/{link}", response_class=HTMLResponse)
 async def submit(api: Api, link: Link, request: Request) -> HTMLResponse:
+    """Instruments answered in full are recorded; one answered in part is asked again."""
     body = await request.body()
-    if len(body) > 10_000:  # 16 answers are a few hundred bytes
-        return await _again(api, link, "Please answer every question.")
-    fields = parse_qs(body.decode("utf-8", "replace"))
+    fields = parse_qs(body.decode("utf-8", "replace")) if len(body) <= 10_000 else {}
     answers: dict[Instrument, list[int]] = {}
+    partial = len(body) > 10_000  # 16 answers are a few hundred bytes
     for instrument, questions in QUESTIONS.items():
         given = [
             fields.get(f"{instrument.value}-{n}", [""])[0] for n in range(1, len(questions) + 1)
         ]
-        if any(given):
-            if not all(v in ("0", "1", "2", "3") for v in given):
-                return await _again(api, link, "Please answer every question.")
+        if all(v in ("0", "1", "2", "3") for v in given):
             answers[instrument] = [int(v) for v in given]
-    if not answers:
-        return await _again(api, link, "Please answer every question.")
-    try:
-        receipt = await answer(api, link, SurveyAnswers(answers=answers))
-    except ApiError as error:
-        if error.status == 422:
-            return await _again(api, link, "Please answer every question.")
-        if error.status == 410:
-            return _page(_title(api), "<p>This check-in has closed.</p>" + _call(api), 410)
-        return _page("Check-in not found", f"<p>{html.escape(error.detail)}.</p>", error.status)
-    if receipt.outstanding:  # crisis resources come first, whatever is still to answer
-        crisis = _crisis(api) if receipt.crisis_resources else ""
-        return _page(_title(api), crisis + _form(api, receipt.outstanding))
-    return _page(_title(api), _done(api, receipt.crisis_resources))
-
-
-async def _again(api: Api, link: str, problem: str) -> HTMLResponse:
+        elif any(given):
+            partial = True
     try:
         status = await survey(api, link)
+        wanted = {i: a for i, a in answers.items() if i in status.outstanding}
+        if status.open and wanted:
+            try:
+                await answer(api, link, SurveyAnswers(answers=wanted))
+            except ApiError as error:
+                if error.status not in (410, 422):  # closed meanwhile, or refused: shown below
+                    raise
+                partial = partial or error.status == 422
+            status = await survey(api, link)
     except ApiError as error:
-        return _page("Check-in not found", f"<p>{html.escape(error.detail)}.</p>", error.status)
-    if not status.open:
-        return _page(_title(api), "<p>This check-in has closed.</p>" + _call(api), 410)
-    return _page(_title(api), _form(api, status.outstanding, problem), 422)
+        return _not_found(error)
+    problem = ANSWER_ALL if partial or not wanted else None
+    return _shown(api, status, problem if status.outstanding else None)

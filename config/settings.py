@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,12 +47,12 @@ class Settings(BaseSettings):
     survey_base_url: str | None = None
     # Shown to a client whose answers ask for a safety review (plain text): the crisis lines of
     # the clinic's country. The default names the US line.
-    crisis_resources: str = Field(
-        default="If you are thinking about harming yourself, you do not have to wait: call or "
-        "text 988 (Suicide & Crisis Lifeline, US), call your local emergency number, or go to "
-        "the nearest emergency department.",
-        min_length=1,
-        max_length=1000,
+    crisis_resources: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+    ] = (
+        "If you are thinking about harming yourself, you do not have to wait: call or text 988 "
+        "(Suicide & Crisis Lifeline, US), call your local emergency number, or go to the "
+        "nearest emergency department."
     )
 
     # The prescriber partner (Journey Clinical) referral endpoint; unset: referrals are recorded.

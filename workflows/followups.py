@@ -115,6 +115,7 @@ class SurveyStatus(_Message):
     closes_at: datetime | None
     answered: list[Instrument]
     outstanding: list[Instrument]
+    crisis_resources: bool = False  # an answer asked for a safety review: shown on every visit
 
 
 class CheckInOutcome(_Message):
@@ -225,6 +226,7 @@ class FollowUpCheckInWorkflow:
             closes_at=self._closes_at,
             answered=receipt.answered,
             outstanding=receipt.outstanding,
+            crisis_resources=receipt.crisis_resources,
         )
 
     @workflow.update(name="answer")

@@ -186,6 +186,34 @@ async def test_crisis_resources_come_at_once_even_with_questions_left(api: Api, 
     assert sent.text.index("class=crisis") < sent.text.index("<form")
     assert sent.text.count("type=radio") == 7 * 4  # GAD-7 is still to answer
 
+    again = await api.http.get(f"/s/{link}")  # reopened from the text message later
+    assert again.status_code == 200 and html.escape(CRISIS) in again.text
+    assert again.text.index("class=crisis") < again.text.index("<form")
+    assert (await api.http.get(f"/surveys/{link}")).json()["crisis_resources"] is True
+    done = await api.http.post(f"/s/{link}", content=form(gad7=GAD7), headers=FORM)
+    assert done.status_code == 200 and "Thank you" in done.text and html.escape(CRISIS) in done.text
+
+
+async def test_a_whole_instrument_counts_even_beside_a_half_answered_one(
+    api: Api, link: str
+) -> None:
+    sent = await api.http.post(
+        f"/s/{link}", content=form(phq9=PHQ9_ITEM9, gad7=GAD7[:3]), headers=FORM
+    )
+    assert sent.status_code == 422 and "Please answer every question" in sent.text
+    assert html.escape(CRISIS) in sent.text  # PHQ-9 item 9 was recorded: resources at once
+    assert sent.text.count("type=radio") == 7 * 4  # only GAD-7 is asked again
+    status = (await api.http.get(f"/surveys/{link}")).json()
+    assert status["answered"] == ["phq9"] and status["crisis_resources"] is True
+
+
+async def test_a_page_without_crisis_answers_never_shows_crisis_resources(
+    api: Api, link: str
+) -> None:
+    sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_MILD), headers=FORM)
+    assert sent.status_code == 200 and "class=crisis" not in sent.text
+    assert "class=crisis" not in (await api.http.get(f"/s/{link}")).text
+
 
 async def test_a_half_answered_page_comes_back_with_nothing_recorded(api: Api, link: str) -> None:
     sent = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_MILD[:5]), headers=FORM)
