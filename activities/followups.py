@@ -23,7 +23,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from activities.channels import Channel, ChannelError, RejectedMessage
 from activities.notify import CLAIM, CLINICIAN, FINISH, OPS, Messaging
 from domain import JourneyState, Protocol, is_overdue
-from domain.followups import FOLLOW_UP_INSTRUMENTS, check_ins_due, maintenance_due
+from domain.followups import (
+    FOLLOW_UP_INSTRUMENTS,
+    MAINTENANCE_REMINDERS,
+    check_ins_due,
+    maintenance_due,
+)
 from domain.notifications import Recipient, Template
 from domain.vocabulary import Instrument, Status
 from workflows.messages import journey_workflow_id
@@ -74,7 +79,7 @@ class SweepRequest(_Message):
     as_of: AwareDatetime
     grace: timedelta
     limit: int
-    maintenance_reminders: int = 8  # per completed course
+    maintenance_reminders: int = Field(default=MAINTENANCE_REMINDERS, ge=0, le=100)  # per course
 
 
 class DueFollowUps(_Message):

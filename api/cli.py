@@ -193,12 +193,13 @@ def _outcomes_text(outcomes: dict[str, Any]) -> str:
             m["band"],
             "yes" if m["response"] else "",
             "yes" if m["remission"] else "",
+            "SAFETY REVIEW" if m["risk"] else "",
         )
         for i in outcomes["instruments"]
         for m in i["measurements"]
     ]
     head = f"journey {outcomes['journey_id']} of client {outcomes['client_id']}"
-    headers = ["INSTRUMENT", "WHEN", "WHAT", "TOTAL", "BAND", "RESPONSE", "REMISSION"]
+    headers = ["INSTRUMENT", "WHEN", "WHAT", "TOTAL", "BAND", "RESPONSE", "REMISSION", "RISK"]
     unanswered = [
         f"{c['check_in']} {c['instrument']}: {c['status']}"
         for c in outcomes["check_ins"]

@@ -45,6 +45,7 @@ class Measurement(_Out):
     baseline: bool
     response: bool  # against the baseline (PCL-5: a 10-point drop; others: 50%)
     remission: bool
+    risk: bool | None  # a check-in answer asked for a safety review (sessions: see the events)
 
 
 class InstrumentOutcome(_Out):
@@ -106,6 +107,7 @@ async def journey_outcomes(client_id: ClientId, clinician: CurrentClinician, api
                 baseline=r["is_baseline"],
                 response=r["response"],
                 remission=r["remission"],
+                risk=None,
             )
         )
     check_ins = [CheckIn(**r) for r in await api.pool.fetch(_CHECK_INS, view.journey_id)]
@@ -124,6 +126,7 @@ async def journey_outcomes(client_id: ClientId, clinician: CurrentClinician, api
                 response=reference is not None
                 and meaningful_change(c.instrument, reference, c.total),
                 remission=remitted(c.instrument, c.total),
+                risk=c.risk,
             )
         )
     instruments = [_series(i, measurements) for i, measurements in sorted(series.items())]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from domain.vocabulary import Instrument
 
 FOLLOW_UP_INSTRUMENTS: tuple[Instrument, ...] = (Instrument.PHQ9, Instrument.GAD7)
+MAINTENANCE_REMINDERS = 8  # per completed course, by default: about a year at 45 days
 
 
 def check_in_label(weeks: int) -> str:

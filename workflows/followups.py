@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.messages import NotificationRequest
     from activities.notify import NotifyActivities
+    from domain.followups import MAINTENANCE_REMINDERS
     from domain.instruments import InstrumentError, Score, score
     from domain.notifications import Notice, Recipient, Template
     from domain.vocabulary import Instrument
@@ -83,7 +84,7 @@ class SweepInput(_Message):
     grace_days: int = Field(default=7, ge=1, le=60)
     limit: int = Field(default=500, ge=1, le=2000)  # per run and kind; the rest the next day
     # Maintenance reminders after a completed course: one per interval, this many in all.
-    maintenance_reminders: int = Field(default=8, ge=0, le=100)
+    maintenance_reminders: int = Field(default=MAINTENANCE_REMINDERS, ge=0, le=100)
 
 
 class SweepOutcome(_Message):
