@@ -16,6 +16,7 @@ from activities.messages import NotificationOutcome, NotificationRequest
 from activities.templates import render
 from domain.notifications import Notice, Recipient
 from eventstore import get_client
+from privacy.fields import SealedFieldError
 from privacy.keys import KeyRing
 from privacy.links import TOKEN_PATTERN, survey_token
 
@@ -98,7 +99,19 @@ class NotifyActivities:
     async def _contacts(self, request: NotificationRequest) -> list[Contact]:
         notice = request.notice
         if notice.recipient is Recipient.CLIENT:
-            client = await get_client(self._pool, request.client_id, keys=self._messaging.keys)
+            try:
+                client = await get_client(self._pool, request.client_id, keys=self._messaging.keys)
+            except SealedFieldError as error:
+                # Nothing is sent to a guess. Retrying cannot help (a missing key needs ops):
+                # recorded as refused, and said loudly, without a detail of the client.
+                await self._pool.execute(FINISH, notice.key, "rejected", None)
+                activity.logger.error(
+                    "client contact details do not open with these payload keys",
+                    extra={"template": notice.template.value, "reason": str(error)},
+                )
+                raise ApplicationError(
+                    str(error), type="ContactUnreadable", non_retryable=True
+                ) from None
             if client is None or client.erased:
                 return []
             name = _first_name(client.display_name)

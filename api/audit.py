@@ -25,7 +25,7 @@ from workflows.messages import journey_workflow_id
 
 router = APIRouter(tags=["audit"])
 
-ReadOutcome = Literal["ok", "forbidden", "not_found"]
+ReadOutcome = Literal["ok", "forbidden", "not_found", "unreadable"]
 Resource = Literal["journey", "events", "outcomes", "caseload", "note", "erasure"]
 
 _RECORD_REJECTED = """

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.audit import record_read
+from api.audit import ReadOutcome, record_read
 from api.auth import CurrentClinician, require_ops
 from api.context import Api
 from api.errors import ApiError, log
@@ -25,7 +25,7 @@ from domain import Role
 from eventstore import erase_client
 from eventstore.clients import Resealed, reseal_table
 from eventstore.pgtypes import Connection, Pool
-from privacy.fields import SealedFieldError, open_row, seal_row
+from privacy.fields import SealedFieldError, bound_row, open_row, seal_row
 from privacy.keys import KeyRing
 
 router = APIRouter(tags=["notes"])
@@ -82,7 +82,8 @@ async def write_note(
         raise ApiError(403, "only the client's therapist writes psychotherapy notes")
     view = await visible_view(api, clinician, client_id, "journey")
     note_ref = f"n-{uuid.uuid4().hex}"
-    sealed_with, stored = seal_row(api.keys, {"body": note.text}, table=TABLE, row=note_ref)
+    binding = bound_row(note_ref, client_id, clinician.clinician_id)
+    sealed_with, stored = seal_row(api.keys, {"body": note.text}, table=TABLE, row=binding)
     created = await api.pool.fetchval(
         _INSERT,
         note_ref,
@@ -104,15 +105,19 @@ async def write_note(
 async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) -> Note:
     row = await api.pool.fetchrow(_READ, note_ref)
     mine = row is not None and row["author_id"] == clinician.clinician_id
-    await record_read(
-        api.pool,
-        clinician,
-        client_id=row["client_id"] if row else None,
-        journey_id=row["journey_id"] if row else None,
-        resource="note",
-        outcome="ok" if mine else "not_found",
-    )
+
+    async def record(outcome: ReadOutcome) -> None:
+        await record_read(
+            api.pool,
+            clinician,
+            client_id=row["client_id"] if row else None,
+            journey_id=row["journey_id"] if row else None,
+            resource="note",
+            outcome=outcome,
+        )
+
     if row is None or not mine:
+        await record("not_found")
         raise ApiError(404, "no such note of yours")  # others' notes are not acknowledged
     try:
         text = open_row(
@@ -120,11 +125,13 @@ async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) ->
             {"body": row["body"]},
             sealed_with=row["sealed_with"],
             table=TABLE,
-            row=note_ref,
+            row=bound_row(note_ref, row["client_id"], row["author_id"]),  # its author's only
         )["body"]
     except SealedFieldError as error:  # its words name the column and key id, never the text
+        await record("unreadable")
         log.error("note does not open", note_ref=note_ref, reason=str(error))
         raise ApiError(500, "this note cannot be opened with the clinic's payload keys") from None
+    await record("ok")
     if text is None:  # the schema allows no text only once erased
         raise ApiError(410, "this note was erased at the client's request")
     return Note(
@@ -164,5 +171,11 @@ async def erase(client_id: ClientId, clinician: CurrentClinician, api: Api) -> E
 async def reseal_notes(db: Pool | Connection, keys: KeyRing, *, batch_size: int = 500) -> Resealed:
     """Seal plaintext note texts and move those sealed with older keys to the newest key."""
     return await reseal_table(
-        db, keys, table=TABLE, key="note_id", columns=("body",), batch_size=batch_size
+        db,
+        keys,
+        table=TABLE,
+        key="note_id",
+        columns=("body",),
+        bound=("client_id", "author_id"),
+        batch_size=batch_size,
     )

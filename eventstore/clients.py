@@ -10,6 +10,7 @@ sealing (``sealed_with`` NULL) are read as they are until ``carepath keys reseal
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventstore.errors import ClientErasedError
 from eventstore.pgtypes import Connection, Pool
 from eventstore.types import OPAQUE_ID
-from privacy.fields import SealedFieldError, open_row, seal_row
+from privacy.fields import SealedFieldError, bound_row, open_row, seal_row
 from privacy.keys import KeyRing
 
 TABLE = "clients"
@@ -71,7 +72,7 @@ async def upsert_client(
     display_name: str | None,
     email: str | None,
     phone: str | None,
-    keys: KeyRing | None = None,
+    keys: KeyRing | None,
 ) -> Client:
     """Create the client or replace its contact details, sealed with ``keys`` if given.
 
@@ -136,6 +137,9 @@ class Resealed:
     moved: int = 0  # rows sealed with an older key, now sealed with the newest
     changed: int = 0  # changed or erased while being resealed: left as they are (run again)
     unreadable: int = 0  # do not open with this key ring: left as they are
+    # Rows still under another key (or "plaintext") at the end, by key id: none once every
+    # process runs on the new key ring and nothing is unreadable; only then may a key go.
+    remaining: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 _IDENTIFIER = re.compile(r"[a-z_]{1,63}")
@@ -148,23 +152,25 @@ async def reseal_table(
     table: str,
     key: str,
     columns: Sequence[str],
+    bound: Sequence[str] = (),
     batch_size: int = 500,
 ) -> Resealed:
     """Seal ``table``'s plaintext rows and move rows sealed with older keys to the newest key.
 
     Reads ``batch_size`` rows at a time in ``key`` order and writes each batch back in one
     statement; a row is written only if it is unchanged since it was read (and not erased).
-    Idempotent: a second run finds nothing to do. The table has ``erased_at`` and
-    ``sealed_with`` columns.
+    Values are bound to ``bound_row(key, *bound)``. The table has ``erased_at`` and
+    ``sealed_with`` columns. What is left under another key (or plaintext) afterwards is
+    ``remaining``: rows written meanwhile by a process on an older key ring, or unreadable.
     """
     if batch_size < 1:
         raise ValueError("the batch size must be at least 1")
-    for name in (table, key, *columns):
+    for name in (table, key, *columns, *bound):
         if _IDENTIFIER.fullmatch(name) is None:
             raise ValueError(f"not a column or table name: {name!r}")
     any_value = " OR ".join(f"{c} IS NOT NULL" for c in columns)
     read = f"""
-        SELECT {key} AS row_id, sealed_with, {", ".join(columns)} FROM {table}
+        SELECT {key} AS row_id, sealed_with, {", ".join([*columns, *bound])} FROM {table}
         WHERE erased_at IS NULL AND sealed_with IS DISTINCT FROM $1 AND ({any_value})
           AND {key} > $2
         ORDER BY {key} LIMIT $3
@@ -180,25 +186,31 @@ async def reseal_table(
           AND {" AND ".join(f"t.{c} IS NOT DISTINCT FROM n.old_{c}" for c in columns)}
         RETURNING n.old_sealed_with
     """
+    remaining = f"""
+        SELECT coalesce(sealed_with, 'plaintext') AS under, count(*) AS n FROM {table}
+        WHERE erased_at IS NULL AND sealed_with IS DISTINCT FROM $1 AND ({any_value})
+        GROUP BY 1
+    """
     counts = Resealed()
     after = ""
     while True:
         rows = await db.fetch(read, keys.current, after, batch_size)
         if not rows:
-            return counts
+            break
         after = rows[-1]["row_id"]
         todo: list[tuple[asyncpg.Record, dict[str, str | None]]] = []
         unreadable = 0
         for row in rows:
             values = {c: row[c] for c in columns}
+            binding = bound_row(row["row_id"], *(row[b] for b in bound))
             try:
                 opened = open_row(
-                    keys, values, sealed_with=row["sealed_with"], table=table, row=row["row_id"]
+                    keys, values, sealed_with=row["sealed_with"], table=table, row=binding
                 )
             except SealedFieldError:
                 unreadable += 1
                 continue
-            todo.append((row, seal_row(keys, opened, table=table, row=row["row_id"])[1]))
+            todo.append((row, seal_row(keys, opened, table=table, row=binding)[1]))
         arguments: list[list[str | None]] = [
             [row["row_id"] for row, _ in todo],
             [row["sealed_with"] for row, _ in todo],
@@ -214,7 +226,9 @@ async def reseal_table(
             unreadable=counts.unreadable + unreadable,
         )
         if len(rows) < batch_size:
-            return counts
+            break
+    left = {r["under"]: r["n"] for r in await db.fetch(remaining, keys.current)}
+    return dataclasses.replace(counts, remaining=left)
 
 
 async def reseal_clients(

@@ -10,9 +10,11 @@ import asyncpg
 
 from config.settings import Settings
 from eventstore.codec import init_connection
+from eventstore.keychecks import check_key_ring
 from eventstore.migrations import migrate
 from eventstore.pgtypes import Pool
 from eventstore.server import database_url
+from privacy.keys import load_key_ring
 
 
 class StoreConnection(asyncpg.Connection):
@@ -55,6 +57,9 @@ async def create_pool(settings: Settings) -> Pool:
     pool = await open_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     try:
         await migrate(pool)
+        ring = load_key_ring(settings.payload_keys, settings.payload_key_file)
+        if ring is not None:
+            await check_key_ring(pool, ring)  # before anything is sealed with them
     except BaseException:
         await pool.close()
         raise

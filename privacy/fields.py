@@ -18,10 +18,9 @@ from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 
-from privacy.derived import NONCE_BYTES, b64url, derived_cipher, unb64url
+from privacy.derived import NONCE_BYTES, SEALED_FIELD, b64url, derived_cipher, unb64url
 from privacy.keys import KEY_ID, KeyRing
 
-_PURPOSE = b"carepath sealed field v1"
 _VERSION = "f1"
 
 
@@ -45,7 +44,7 @@ def seal_field(ring: KeyRing, text: str, *, column: str, row: str) -> str:
     """``text`` sealed with the newest key, for ``column`` (``table.column``) of ``row``."""
     key_id = ring.current
     nonce = os.urandom(NONCE_BYTES)
-    sealed = derived_cipher(ring.keys[key_id], _PURPOSE).encrypt(
+    sealed = derived_cipher(ring.keys[key_id], SEALED_FIELD).encrypt(
         nonce, text.encode(), _associated(key_id, column, row)
     )
     return f"{_VERSION}.{key_id}.{b64url(nonce + sealed)}"
@@ -59,6 +58,12 @@ def key_id_of(sealed: str) -> str:
     return parts[1]
 
 
+def bound_row(*ids: str) -> str:
+    """The row a value is bound to, from ids of the row that never change (its key first):
+    a value moved to a row differing in any of them does not open."""
+    return ids[0] if len(ids) == 1 else json.dumps(list(ids))
+
+
 def open_field(ring: KeyRing | None, sealed: str, *, column: str, row: str) -> str:
     """The text sealed for ``column`` of ``row``. Raises ``SealedFieldError``."""
     key_id = key_id_of(sealed)
@@ -69,7 +74,7 @@ def open_field(ring: KeyRing | None, sealed: str, *, column: str, row: str) -> s
         )
     try:
         raw = unb64url(sealed.rpartition(".")[2])
-        opened = derived_cipher(key, _PURPOSE).decrypt(
+        opened = derived_cipher(key, SEALED_FIELD).decrypt(
             raw[:NONCE_BYTES], raw[NONCE_BYTES:], _associated(key_id, column, row)
         )
         return opened.decode()
@@ -77,6 +82,14 @@ def open_field(ring: KeyRing | None, sealed: str, *, column: str, row: str) -> s
         raise TamperedFieldError(
             f"a sealed {column} failed authentication (altered, or from another row or column)"
         ) from None
+
+
+def _looks_sealed(value: str) -> bool:
+    try:
+        key_id_of(value)
+    except TamperedFieldError:
+        return False
+    return True
 
 
 def seal_row(
@@ -109,6 +122,8 @@ def open_row(
     ``carepath keys reseal`` selects rows by tells the truth.
     """
     if sealed_with is None:
+        if any(value is not None and _looks_sealed(value) for value in values.values()):
+            raise TamperedFieldError(f"a sealed {table} value has lost its key marker")
         return dict(values)
     opened: dict[str, str | None] = {}
     for name, value in values.items():

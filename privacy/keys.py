@@ -7,11 +7,15 @@ key at the end; remove an old one only once nothing encrypted with it is still n
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import re
 import secrets
-from dataclasses import dataclass
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KEY_BYTES = 32  # AES-256
@@ -26,7 +30,7 @@ class KeyConfigError(ValueError):
 
 @dataclass(frozen=True)
 class KeyRing:
-    keys: dict[str, bytes]
+    keys: dict[str, bytes] = field(repr=False)  # never in a repr, a log line or an error
     current: str  # the id that encrypts
 
     def __post_init__(self) -> None:
@@ -77,29 +81,91 @@ def read_key_file(path: Path) -> KeyRing:
     return parse_keys(spec)
 
 
+def _new_key() -> str:
+    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+
+
+def new_key_spec(key_id: str) -> str:
+    """A fresh key as ``id:base64key``, for ``CAREPATH_PAYLOAD_KEYS``."""
+    _check_key_id(key_id, "the new key")
+    return f"{key_id}:{_new_key()}"
+
+
 def generate_key_file(path: Path, key_id: str = "k1") -> KeyRing:
     """Create a key file readable by its owner only (dev); an existing file is kept."""
     _check_key_id(key_id, "the new key")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"keys": [{"id": key_id, "key": key}]}, f)
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process: kept
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"keys": [{"id": key_id, "key": _new_key()}]}, f)
+                f.flush()
+                os.fsync(f.fileno())
     return read_key_file(path)
 
 
-def add_key(path: Path, key_id: str) -> KeyRing:
-    """Rotate: append a new key, which encrypts from now on; old keys still decrypt."""
+@contextlib.contextmanager
+def _changing(path: Path) -> Iterator[list[dict[str, str]]]:
+    """The key file's entries to change in place, under a lock; written back whole (a copy in
+    ``<file>.bak`` first, then a new file swapped in), so a crash never leaves it half written."""
+    try:
+        lock = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 - held below
+    except OSError as error:
+        raise KeyConfigError(f"cannot lock the payload key file {path}: {error.strerror}") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        read_key_file(path)  # a readable, valid ring before anything changes
+        entries: list[dict[str, str]] = json.loads(path.read_text())["keys"]
+        yield entries
+        parse_keys(",".join(f"{k['id']}:{k['key']}" for k in entries))  # still valid
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(path, path.with_name(path.name + ".bak"))
+            os.chmod(path.with_name(path.name + ".bak"), 0o600)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"keys": entries}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise KeyConfigError(
+                f"cannot write the payload key file {path}: {error.strerror}"
+            ) from None
+
+
+def add_key(path: Path, key_id: str, *, decrypt_only: bool = False) -> KeyRing:
+    """Rotate: add a new key. At the end it encrypts from now on; with ``decrypt_only`` it goes
+    first, so that every process can learn it before one encrypts with it (``promote_key``)."""
     _check_key_id(key_id, "the new key")
-    ring = read_key_file(path)
-    if key_id in ring.keys:
-        raise KeyConfigError(f"key id {key_id!r} is already in use")
-    data = json.loads(path.read_text())
-    data["keys"].append(
-        {"id": key_id, "key": base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()}
-    )
-    path.write_text(json.dumps(data))
+    with _changing(path) as entries:
+        if any(k["id"] == key_id for k in entries):
+            raise KeyConfigError(f"key id {key_id!r} is already in use")
+        entry = {"id": key_id, "key": _new_key()}
+        if decrypt_only:
+            entries.insert(0, entry)
+        else:
+            entries.append(entry)
+    return read_key_file(path)
+
+
+def promote_key(path: Path, key_id: str) -> KeyRing:
+    """Make key ``key_id`` (already in the file) the one that encrypts: it moves to the end."""
+    _check_key_id(key_id, "the promoted key")
+    with _changing(path) as entries:
+        found = [k for k in entries if k["id"] == key_id]
+        if not found:
+            raise KeyConfigError(f"key id {key_id!r} is not in the key file")
+        entries.remove(found[0])
+        entries.append(found[0])
     return read_key_file(path)
 
 

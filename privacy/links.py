@@ -14,10 +14,8 @@ import re
 
 from cryptography.exceptions import InvalidTag
 
-from privacy.derived import NONCE_BYTES, b64url, derived_cipher, unb64url
+from privacy.derived import NONCE_BYTES, SURVEY_LINK, b64url, derived_cipher, unb64url
 from privacy.keys import KeyRing
-
-_PURPOSE = b"carepath survey link v2"
 
 _CHECK_IN_ID = re.compile(r"followup-[A-Za-z0-9_.:-]{1,400}")
 TOKEN_PATTERN = r"^[A-Za-z0-9_.:-]{1,1000}$"
@@ -28,7 +26,7 @@ def survey_token(ring: KeyRing, check_in_id: str) -> str:
     if _CHECK_IN_ID.fullmatch(check_in_id) is None:
         raise ValueError("not a check-in id")
     nonce = os.urandom(NONCE_BYTES)
-    sealed = derived_cipher(ring.keys[ring.current], _PURPOSE).encrypt(
+    sealed = derived_cipher(ring.keys[ring.current], SURVEY_LINK).encrypt(
         nonce, check_in_id.encode(), ring.current.encode()
     )
     return f"{ring.current}.{b64url(nonce + sealed)}"
@@ -42,7 +40,7 @@ def check_in_of(ring: KeyRing, token: str) -> str | None:
         return None
     try:
         raw = unb64url(body)
-        opened = derived_cipher(key, _PURPOSE).decrypt(
+        opened = derived_cipher(key, SURVEY_LINK).decrypt(
             raw[:NONCE_BYTES], raw[NONCE_BYTES:], key_id.encode()
         )
         check_in_id = opened.decode()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from config.settings import Settings, get_settings
+from config.settings import get_settings
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -93,100 +93,6 @@ def _schedules(_: argparse.Namespace) -> int:
     return 0
 
 
-def _add_key(settings: Settings, key_id: str | None) -> int:
-    """Rotate the key file: a new key at its end encrypts from now on; the old ones decrypt."""
-    from privacy.keys import KeyConfigError, add_key
-
-    if settings.payload_keys:
-        print(
-            "carepath keys add: the keys come from CAREPATH_PAYLOAD_KEYS: append the new key "
-            "there (id:base64key); this command rotates a key file",
-            file=sys.stderr,
-        )
-        return 1
-    path = settings.payload_key_file or settings.data_dir / "keys" / "payload-keys.json"
-    if key_id is None or not path.exists():
-        print(
-            "carepath keys add: give the new key's id, and a key file that exists "
-            f"(CAREPATH_PAYLOAD_KEY_FILE; dev: {path})",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        ring = add_key(path, key_id)
-    except KeyConfigError as error:
-        print(f"carepath keys add: {error}", file=sys.stderr)
-        return 2
-    print(
-        f"key {ring.current} added to {path}: it encrypts from now on ({len(ring.keys)} keys); "
-        "restart the workers and the API, then run `carepath keys reseal`"
-    )
-    return 0
-
-
-def _keys(args: argparse.Namespace) -> int:
-    from api.notes import reseal_notes
-    from eventstore import create_pool
-    from eventstore.clients import Resealed, reseal_clients
-    from privacy.keys import KeyConfigError, load_key_ring, read_key_file
-
-    settings = get_settings()
-    if args.action == "add":
-        return _add_key(settings, args.key_id)
-    if args.key_id is not None:
-        print("carepath keys reseal: takes no key id (the newest key seals)", file=sys.stderr)
-        return 2
-    try:
-        ring = load_key_ring(settings.payload_keys, settings.payload_key_file)
-        dev_key_file = settings.data_dir / "keys" / "payload-keys.json"  # made by carepath dev
-        if ring is None and settings.env == "dev" and dev_key_file.exists():
-            ring = read_key_file(dev_key_file)
-    except KeyConfigError as error:
-        print(f"carepath keys: {error}", file=sys.stderr)
-        return 1
-    if ring is None:
-        print(
-            "carepath keys: no payload keys: set CAREPATH_PAYLOAD_KEYS or "
-            "CAREPATH_PAYLOAD_KEY_FILE",
-            file=sys.stderr,
-        )
-        return 1
-    keys = ring
-
-    async def reseal() -> dict[str, Resealed]:
-        pool = await create_pool(settings)
-        try:
-            return {
-                "clients": await reseal_clients(pool, keys, batch_size=args.batch_size),
-                "notes": await reseal_notes(pool, keys, batch_size=args.batch_size),
-            }
-        finally:
-            await pool.close()
-
-    unreadable = 0
-    for table, counts in asyncio.run(reseal()).items():
-        print(
-            f"{table}: {counts.sealed} sealed, {counts.moved} moved to key {keys.current}, "
-            f"{counts.changed} changed meanwhile (run again), {counts.unreadable} unreadable"
-        )
-        unreadable += counts.unreadable
-    if unreadable:
-        print(
-            f"carepath keys reseal: {unreadable} rows do not open with these keys (a key "
-            "missing from the ring, or altered values): left as they are",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def _batch_size(text: str) -> int:
-    size = int(text)
-    if size < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return size
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,16 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     schedules = sub.add_parser("schedules", help="the clinic's Temporal Schedules")
     schedules.add_argument("action", choices=["apply"], help="create or update them (idempotent)")
     schedules.set_defaults(run=_schedules)
-    keys = sub.add_parser("keys", help="payload keys: what is sealed with them")
-    keys.add_argument(
-        "action",
-        choices=["add", "reseal"],
-        help="add: a new key to the key file (rotation); reseal: seal plaintext contact details "
-        "and notes, and move older keys' rows to the newest",
-    )
-    keys.add_argument("key_id", nargs="?", help="add: the new key's id (letters, digits, _ -)")
-    keys.add_argument("--batch-size", type=_batch_size, default=500, help="rows per statement")
-    keys.set_defaults(run=_keys)
+    from workers.keys import register as register_keys
+
+    register_keys(sub)
     from api.cli import register as register_client_verbs
 
     register_client_verbs(sub)

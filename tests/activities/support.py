@@ -79,7 +79,9 @@ async def add_client(
     email: str | None = CLIENT_EMAIL,
     phone: str | None = CLIENT_PHONE,
 ) -> None:
-    await upsert_client(pool, CLIENT_ID, display_name=display_name, email=email, phone=phone)
+    await upsert_client(
+        pool, CLIENT_ID, display_name=display_name, email=email, phone=phone, keys=None
+    )
 
 
 async def add_clinician(

@@ -7,12 +7,12 @@ import dataclasses
 import os
 
 import pytest
+from temporalio.exceptions import ApplicationError
 
 from activities.notify import NotifyActivities
 from domain.notifications import Recipient, Template
 from eventstore import upsert_client
 from eventstore.pgtypes import Pool
-from privacy.fields import SealedFieldError
 from privacy.keys import KeyRing
 from tests.activities.servers import HttpServer, SmtpServer
 from tests.activities.support import (
@@ -83,15 +83,28 @@ async def test_legacy_plaintext_details_still_reach_the_client(
     assert [mail.rcpt_tos for mail in smtp.mails] == [[CLIENT_EMAIL]]
 
 
-async def test_sealed_details_without_the_key_fail_and_say_nothing_personal(
-    db_pool: Pool, smtp: SmtpServer
+@pytest.mark.parametrize(
+    "ring",
+    [None, KeyRing(keys={"k2": os.urandom(32)}, current="k2")],  # no keys; k1 retired too soon
+    ids=["no-keys", "key-missing"],
+)
+async def test_sealed_details_that_do_not_open_are_refused_for_good_and_say_nothing_personal(
+    db_pool: Pool, smtp: SmtpServer, ring: KeyRing | None
 ) -> None:
     await add_sealed_client(db_pool)
-    acts = NotifyActivities(db_pool, {"email": email_channel(smtp)}, MESSAGING)  # no keys
+    acts = NotifyActivities(
+        db_pool, {"email": email_channel(smtp)}, dataclasses.replace(MESSAGING, keys=ring)
+    )
+    request = request_for(Recipient.CLIENT, Template.APPOINTMENT_REMINDER)
 
-    with pytest.raises(SealedFieldError) as caught:
-        await send(acts, request_for(Recipient.CLIENT, Template.APPOINTMENT_REMINDER))
+    with pytest.raises(ApplicationError) as caught:
+        await send(acts, request)
 
-    assert smtp.mails == []
+    assert caught.value.type == "ContactUnreadable" and caught.value.non_retryable
+    assert smtp.mails == []  # never sent to a guess
+    status = await db_pool.fetchval(
+        "SELECT status FROM notifications WHERE idempotency_key = $1", request.notice.key
+    )
+    assert status == "rejected"  # not left 'sending' for the sweep to retry
     said = f"{caught.value} {caught.value!r}"
     assert FIRST_NAME not in said and CLIENT_EMAIL not in said and "0100777" not in said

@@ -86,6 +86,22 @@ async def test_a_note_copied_into_another_row_does_not_open(api: Api) -> None:
     assert answer.status_code == 500 and "cannot be opened" in answer.json()["detail"]
     assert "lake" not in answer.text and "k1:" not in answer.text
 
+    # Someone with the database hands the first note to another therapist: still sealed to its
+    # author, so it does not open for them.
+    await api.pool.execute(
+        "UPDATE psychotherapy_notes SET author_id = $1 WHERE note_id = $2",
+        api.th2.clinician_id,
+        refs[0],
+    )
+    taken = await api.get(api.th2, f"/notes/{refs[0]}")
+    assert taken.status_code == 500 and "lake" not in taken.text
+    await api.catch_up()
+    reads = (await api.get(api.ops, "/audit", kind="read", client_id=client_id)).json()
+    notes = [(e["actor_id"], e["outcome"]) for e in reads if e["read"] == "note"]
+    assert sorted(notes) == sorted(
+        [(api.th.clinician_id, "unreadable"), (api.th2.clinician_id, "unreadable")]
+    )
+
 
 async def test_only_the_clients_therapist_writes_notes(api: Api) -> None:
     client_id = await api.started()

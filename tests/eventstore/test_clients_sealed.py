@@ -137,7 +137,9 @@ async def test_rows_changed_or_erased_since_read_are_left_as_they_are(db_pool: P
         await erase_client(db_pool, "cl-2")
 
     racing = cast(Pool, ChangesAfterRead(db_pool, change))
-    assert await reseal_clients(racing, K1_K2, batch_size=10) == Resealed(moved=1, changed=2)
+    assert await reseal_clients(racing, K1_K2, batch_size=10) == Resealed(
+        moved=1, changed=2, remaining={"k1": 1}
+    )
     assert await details(db_pool, "cl-1", K1_K2) == ("Wren", "new@example.org", None)
     erased = await get_client(db_pool, "cl-2", keys=K1_K2)
     assert erased is not None and erased.erased and erased.email is None
@@ -145,12 +147,32 @@ async def test_rows_changed_or_erased_since_read_are_left_as_they_are(db_pool: P
     assert await reseal_clients(db_pool, K1_K2) == Resealed(moved=1)  # cl-1, left at k1
 
 
+async def test_a_row_rewritten_on_the_old_key_after_reseal_passed_it_is_still_reported(
+    db_pool: Pool,
+) -> None:
+    await add(db_pool, "cl-1", K1)
+    await add(db_pool, "cl-2", K1)
+    reads = 0
+
+    async def old_process_writes() -> None:  # a replica not yet restarted on the new ring
+        nonlocal reads
+        reads += 1
+        if reads == 2:  # cl-1 is done, cl-2 has just been read
+            await add(db_pool, "cl-1", K1)
+
+    racing = cast(Pool, ChangesAfterRead(db_pool, old_process_writes))
+    result = await reseal_clients(racing, K1_K2, batch_size=1)
+    assert (result.moved, result.changed, result.remaining) == (2, 0, {"k1": 1})  # k1 must stay
+
+
 async def test_rows_that_do_not_open_are_counted_and_left_alone(db_pool: Pool) -> None:
     other = KeyRing(keys={"k9": os.urandom(32)}, current="k9")
     await add(db_pool, "cl-lost", other)
     await add(db_pool, "cl-ok", None)
     before = await raw(db_pool, "cl-lost")
-    assert await reseal_clients(db_pool, K1) == Resealed(sealed=1, unreadable=1)
+    assert await reseal_clients(db_pool, K1) == Resealed(
+        sealed=1, unreadable=1, remaining={"k9": 1}
+    )
     assert await raw(db_pool, "cl-lost") == before
 
 

@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
+from privacy.derived import PURPOSES, derived_key
 from privacy.fields import (
     SealedFieldError,
     TamperedFieldError,
     UnknownFieldKeyError,
     _associated,
+    bound_row,
     key_id_of,
     open_field,
     open_row,
@@ -142,3 +144,30 @@ def test_a_row_whose_values_name_another_key_than_its_marker_does_not_open() -> 
     _, stored = seal_row(KEYS, {"email": "wren@example.org"}, table="clients", row="cl-1")
     with pytest.raises(TamperedFieldError):
         open_row(rotated, stored, sealed_with="k2", table="clients", row="cl-1")
+
+
+def test_a_sealed_value_that_lost_its_key_marker_is_refused_not_shown() -> None:
+    sealed_with, stored = seal_row(KEYS, {"email": "a@example.org"}, table="clients", row="cl-1")
+    assert sealed_with is not None
+    with pytest.raises(TamperedFieldError, match="lost its key marker"):
+        open_row(KEYS, stored, sealed_with=None, table="clients", row="cl-1")
+
+
+def test_a_value_bound_to_several_ids_opens_only_where_all_of_them_match() -> None:
+    row = bound_row("n-1", "cl-1", "th-1")
+    _, stored = seal_row(KEYS, {"body": "a note"}, table="psychotherapy_notes", row=row)
+    assert open_row(KEYS, stored, sealed_with="k1", table="psychotherapy_notes", row=row) == {
+        "body": "a note"
+    }
+    for other in (bound_row("n-1", "cl-1", "th-2"), bound_row("n-1", "cl-2", "th-1"), "n-1"):
+        with pytest.raises(TamperedFieldError):
+            open_row(KEYS, stored, sealed_with="k1", table="psychotherapy_notes", row=other)
+
+
+def test_every_derived_purpose_is_its_own_and_keys_never_show() -> None:
+    assert len(set(PURPOSES)) == len(PURPOSES)
+    key = os.urandom(32)
+    assert len({derived_key(key, purpose) for purpose in PURPOSES}) == len(PURPOSES)
+    assert key not in {derived_key(key, purpose) for purpose in PURPOSES}
+    ring = KeyRing(keys={"k1": key}, current="k1")
+    assert key.hex() not in repr(ring) and repr(key) not in repr(ring)

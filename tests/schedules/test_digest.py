@@ -77,6 +77,7 @@ async def test_each_clinician_gets_their_overdue_and_held_journeys_as_ids_and_li
             display_name=f"{FIRST_NAME} {SURNAME}",
             email=CLIENT_EMAIL,
             phone=CLIENT_PHONE,
+            keys=None,
         )
         await followups.caseload.add(journey_id, stories[name])
         journeys[name] = journey_workflow_id(client_id)

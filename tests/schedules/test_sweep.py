@@ -51,7 +51,12 @@ async def test_the_sweep_starts_exactly_the_check_ins_due_and_never_one_twice(
     await completed(followups, 5)  # nothing due yet
     _, erased_client = await completed(followups, 15)
     await upsert_client(
-        followups.pool, erased_client, display_name="X Y", email="x@example.org", phone=None
+        followups.pool,
+        erased_client,
+        display_name="X Y",
+        email="x@example.org",
+        phone=None,
+        keys=None,
     )
     await erase_client(followups.pool, erased_client)
     open_id, open_client = new_ids()  # not completed: no follow-ups

@@ -13,8 +13,8 @@ import pytest
 
 from eventstore import get_client, upsert_client
 from eventstore.pgtypes import Pool
-from privacy.fields import open_row, seal_row
-from privacy.keys import KeyRing, generate_key_file, read_key_file
+from privacy.fields import bound_row, open_row, seal_row
+from privacy.keys import KeyRing, generate_key_file, parse_keys, read_key_file
 
 ROOT = Path(__file__).parents[2]
 NAME, EMAIL, PHONE = "Wren Q. Example", "wren@example.org", "+15550101234"
@@ -50,7 +50,8 @@ def reseal(
 
 
 async def add_note(pool: Pool, note_id: str, keys: KeyRing | None) -> None:
-    sealed_with, stored = seal_row(keys, {"body": NOTE}, table="psychotherapy_notes", row=note_id)
+    row = bound_row(note_id, "cl-1", "th-1")  # as api/notes.py binds a note
+    sealed_with, stored = seal_row(keys, {"body": NOTE}, table="psychotherapy_notes", row=row)
     await pool.execute(
         "INSERT INTO psychotherapy_notes (note_id, journey_id, client_id, author_id, body,"
         " sealed_with) VALUES ($1, 'j-1', 'cl-1', 'th-1', $2, $3)",
@@ -69,7 +70,7 @@ async def note_text(pool: Pool, note_id: str, keys: KeyRing) -> str | None:
         {"body": row["body"]},
         sealed_with=row["sealed_with"],
         table="psychotherapy_notes",
-        row=note_id,
+        row=bound_row(note_id, row["client_id"], row["author_id"]),
     )
     return opened["body"]
 
@@ -91,8 +92,9 @@ async def test_rotation_then_reseal_moves_everything_to_the_new_key(
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
-        "clients: 1 sealed, 1 moved to key k2, 0 changed meanwhile (run again), 0 unreadable",
-        "notes: 1 sealed, 1 moved to key k2, 0 changed meanwhile (run again), 0 unreadable",
+        "clients: 1 sealed, 1 moved to key k2, 0 changed meanwhile, 0 unreadable",
+        "notes: 1 sealed, 1 moved to key k2, 0 changed meanwhile, 0 unreadable",
+        "everything sealed is under key k2: no older key is needed for it",
     ]
     for table in ("clients", "psychotherapy_notes"):
         marks = await db_pool.fetch(f"SELECT DISTINCT sealed_with FROM {table}")
@@ -109,7 +111,7 @@ async def test_rotation_then_reseal_moves_everything_to_the_new_key(
 
     again = reseal(db_url, tmp_path, keys=K2)
     assert again.returncode == 0, again.stderr
-    assert all(" 0 sealed, 0 moved" in line for line in again.stdout.splitlines())
+    assert all(" 0 sealed, 0 moved" in line for line in again.stdout.splitlines()[:2])
 
 
 async def test_rows_that_do_not_open_are_reported_and_left_alone(
@@ -122,23 +124,38 @@ async def test_rows_that_do_not_open_are_reported_and_left_alone(
 
     assert result.returncode == 1
     assert "notes: 1 sealed, 0 moved to key k2" in result.stdout
-    assert "1 rows do not open" in result.stderr
+    assert "rows not under key k2: 1 under k1" in result.stderr
     assert await note_text(db_pool, "n-k1", K1) == NOTE
 
 
-async def test_without_keys_it_refuses_and_in_dev_it_uses_the_dev_key_file(
+async def test_without_keys_it_refuses_and_never_takes_a_dev_key_file_to_a_real_database(
     db_url: str, db_pool: Pool, tmp_path: Path
 ) -> None:
     await add_client(db_pool, "cl-plain", None)
     refused = reseal(db_url, tmp_path, keys=None)
     assert refused.returncode == 1 and "no payload keys" in refused.stderr
 
-    dev_keys = generate_key_file(tmp_path / "keys" / "payload-keys.json")  # as carepath dev
-    result = reseal(db_url, tmp_path, keys=None)
-    assert result.returncode == 0, result.stderr
-    assert "clients: 1 sealed" in result.stdout
-    client = await get_client(db_pool, "cl-plain", keys=dev_keys)
-    assert client is not None and client.email == EMAIL
+    generate_key_file(tmp_path / "keys" / "payload-keys.json")  # a dev stack's, lying about
+    again = reseal(db_url, tmp_path, keys=None)  # CAREPATH_DATABASE_URL names a real database
+    assert again.returncode == 1 and "no payload keys" in again.stderr
+    assert await db_pool.fetchval("SELECT sealed_with FROM clients") is None  # untouched
+
+
+async def test_a_key_under_an_id_the_database_knows_for_another_key_is_refused(
+    db_url: str, db_pool: Pool, tmp_path: Path
+) -> None:
+    await add_client(db_pool, "cl-plain", None)
+    assert reseal(db_url, tmp_path, keys=K1).returncode == 0  # the database now knows k1
+    other_k1 = KeyRing(keys={"k1": os.urandom(32)}, current="k1")  # typed in another shell
+    await add_client(db_pool, "cl-later", None)
+
+    refused = reseal(db_url, tmp_path, keys=other_k1)
+
+    assert refused.returncode == 1 and "'k1' are not the keys this database knows" in refused.stderr
+    assert (
+        await db_pool.fetchval("SELECT sealed_with FROM clients WHERE client_id = 'cl-later'")
+        is None
+    )
 
 
 def test_production_never_runs_without_keys_so_never_writes_plaintext() -> None:
@@ -187,8 +204,32 @@ async def test_keys_add_rotates_the_key_file_and_reseal_moves_rows_to_the_new_ke
     code, said = keys_command(tmp_path, "add", "k3", keys=K1)
     assert code == 1 and "CAREPATH_PAYLOAD_KEYS" in said  # keys from the environment: not ours
 
-    assert reseal(db_url, tmp_path, keys=None).returncode == 0
+    assert reseal(db_url, tmp_path, keys=rotated).returncode == 0
     client = await get_client(
         db_pool, "cl-old", keys=KeyRing(keys={"k2": rotated.keys["k2"]}, current="k2")
     )
     assert client is not None and client.email == EMAIL
+
+
+def test_a_rotation_in_two_steps_and_a_generated_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "payload-keys.json"
+    first = generate_key_file(key_file)
+
+    code, said = keys_command(tmp_path, "add", "k2", "--decrypt-only")
+    assert code == 0, said
+    learning = read_key_file(key_file)
+    assert learning.current == "k1" and set(learning.keys) == {"k1", "k2"}  # k2 only opens
+    assert (key_file.parent / "payload-keys.json.bak").exists()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+    code, said = keys_command(tmp_path, "promote", "k2")
+    assert code == 0, said
+    promoted = read_key_file(key_file)
+    assert promoted.current == "k2" and promoted.keys == learning.keys
+    assert promoted.keys["k1"] == first.keys["k1"]
+    assert keys_command(tmp_path, "promote", "k9")[0] == 2
+
+    code, said = keys_command(tmp_path, "generate", "k3")
+    assert code == 0
+    generated = parse_keys(said.strip())
+    assert generated.current == "k3" and len(generated.keys["k3"]) == 32

@@ -1,0 +1,31 @@
+"""Each payload key id names one key for good: a check value per id, kept in the database."""
+
+from __future__ import annotations
+
+from eventstore.pgtypes import Connection, Pool
+from privacy.derived import key_check
+from privacy.keys import KeyConfigError, KeyRing
+
+_REMEMBER = """
+INSERT INTO payload_key_checks (key_id, key_check)
+SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key_id) DO NOTHING
+"""
+_KNOWN = "SELECT key_id, key_check FROM payload_key_checks WHERE key_id = ANY($1::text[])"
+
+
+class KeyMismatchError(KeyConfigError):
+    """A key whose id this database knows for another key. Names the ids only."""
+
+
+async def check_key_ring(db: Pool | Connection, ring: KeyRing) -> None:
+    """Remember the check value of each id seen for the first time; raise ``KeyMismatchError``
+    if a key of ``ring`` is not the key its id named before."""
+    checks = {key_id: key_check(key) for key_id, key in ring.keys.items()}
+    await db.execute(_REMEMBER, list(checks), list(checks.values()))
+    known = {r["key_id"]: r["key_check"] for r in await db.fetch(_KNOWN, list(checks))}
+    wrong = sorted(key_id for key_id, check in checks.items() if known.get(key_id) != check)
+    if wrong:
+        raise KeyMismatchError(
+            f"payload key(s) {', '.join(map(repr, wrong))} are not the keys this database knows "
+            "by those ids: check CAREPATH_PAYLOAD_KEYS / the key file (nothing was written)"
+        )
