@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import structlog
 
 from eventstore.pgtypes import Pool
@@ -53,7 +52,7 @@ class Notifier:
                     async with self._pool.acquire() as conn:
                         await conn.execute(_NOTIFY_SQL, NOTIFY_CHANNEL)
                     self.sent += 1
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                except Exception as error:  # asyncpg's, the OS's, a dying pool's: any of them
                     # Readers poll too: an event is delayed by one poll, never lost.
                     log.warning("eventstore.notify_failed", error=type(error).__name__)
                     return

@@ -154,7 +154,8 @@ class ProjectionRunner:
         logged and tried again after a pause that doubles up to ``max_backoff``, so the read
         models resume on their own once the cause is gone.
         """
-        pause = poll_interval
+        first = min(poll_interval, 1.0)
+        pause = first
         while True:
             try:
                 await self._follow(poll_interval)
@@ -166,26 +167,37 @@ class ProjectionRunner:
                     retry_in_s=pause,
                 )
                 await asyncio.sleep(pause)
-                pause = poll_interval if self._caught_up else min(pause * 2, max_backoff)
+                pause = first if self._caught_up else min(pause * 2, max_backoff)
 
     async def _follow(self, poll_interval: float) -> None:
         wake = asyncio.Event()
+        lost = False
 
         def on_notify(*_: object) -> None:
             wake.set()
 
+        def on_lost(*_: object) -> None:  # the listening connection died: no more wake-ups
+            nonlocal lost
+            lost = True
+            wake.set()
+
         self._caught_up = False
         async with self._pool.acquire() as listener:
+            listener.add_termination_listener(on_lost)
             await listener.add_listener(NOTIFY_CHANNEL, on_notify)
             try:
-                while True:
+                while not lost:
                     wake.clear()
                     await self.catch_up()
                     self._caught_up = True
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), timeout=poll_interval)
+                raise ConnectionError("the connection listening for new events was lost")
             finally:
-                await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
+                listener.remove_termination_listener(on_lost)
+                # On a dead connection this fails; that must not hide a cancellation (a stop).
+                with contextlib.suppress(Exception):
+                    await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Conn]:

@@ -234,6 +234,37 @@ async def test_a_follower_survives_failing_batches_and_catches_up(
     await assert_projections_equal_the_fold(db_pool, event_store)
 
 
+async def test_a_follower_whose_listening_connection_dies_listens_again_and_still_stops(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    """Found by `make chaos`: a dead LISTEN connection went unnoticed (no more wake-ups), and
+    its clean-up error swallowed the cancellation, so the process never stopped."""
+    runner = ProjectionRunner(db_pool, all_projections())
+    follower = asyncio.create_task(runner.follow(poll_interval=60))  # wakes by NOTIFY only
+    listening = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
+    try:
+        for _ in range(100):
+            if await db_pool.fetchval(listening) == 1:
+                break
+            await asyncio.sleep(0.05)
+        await db_pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
+        )
+        await write_journeys(event_store, journeys())
+        total = await db_pool.fetchval("SELECT count(*) FROM events")
+        for _ in range(200):  # well before the 60 s poll: a new listener was woken
+            applied = await db_pool.fetchval("SELECT coalesce(sum(version), 0) FROM caseload")
+            if applied == total:
+                break
+            await asyncio.sleep(0.05)
+        assert applied == total
+    finally:
+        follower.cancel()
+        done, _ = await asyncio.wait([follower], timeout=5)
+    assert done and follower.cancelled()  # stopped at once, not "retrying" forever
+    await assert_projections_equal_the_fold(db_pool, event_store)
+
+
 async def test_concurrent_writers_and_a_following_projection_see_every_event_once(
     db_pool: Pool, event_store: EventStore
 ) -> None:
