@@ -194,10 +194,12 @@ class ProjectionRunner:
                         await asyncio.wait_for(wake.wait(), timeout=poll_interval)
                 raise ConnectionError("the connection listening for new events was lost")
             finally:
-                listener.remove_termination_listener(on_lost)
-                # On a dead connection this fails; that must not hide a cancellation (a stop).
+                # On a dead connection these fail (its proxy is already detached), and on a
+                # half-open one UNLISTEN may never answer: neither may hide or hold up a stop.
                 with contextlib.suppress(Exception):
-                    await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
+                    listener.remove_termination_listener(on_lost)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(listener.remove_listener(NOTIFY_CHANNEL, on_notify), 2)
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Conn]:

@@ -265,6 +265,35 @@ async def test_a_follower_whose_listening_connection_dies_listens_again_and_stil
     await assert_projections_equal_the_fold(db_pool, event_store)
 
 
+async def test_a_stop_during_a_batch_after_the_listener_died_is_not_swallowed(
+    db_pool: Pool, event_store: EventStore
+) -> None:
+    runner = ProjectionRunner(db_pool, all_projections())
+    in_batch, never = asyncio.Event(), asyncio.Event()
+    real_catch_up = runner.catch_up
+    calls = 0
+
+    async def slow_catch_up() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return await real_catch_up()
+        in_batch.set()
+        await never.wait()  # a long batch, or a slow reconnect
+        return 0
+
+    runner.catch_up = slow_catch_up  # type: ignore[method-assign]
+    follower = asyncio.create_task(runner.follow(poll_interval=0.05))
+    await asyncio.wait_for(in_batch.wait(), 10)
+    await db_pool.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
+    )
+    await asyncio.sleep(0.3)  # the listener's loss is seen while the batch runs
+    follower.cancel()
+    done, _ = await asyncio.wait([follower], timeout=5)
+    assert done and follower.cancelled()
+
+
 async def test_concurrent_writers_and_a_following_projection_see_every_event_once(
     db_pool: Pool, event_store: EventStore
 ) -> None:
