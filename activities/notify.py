@@ -16,7 +16,7 @@ from activities.messages import NotificationOutcome, NotificationRequest
 from activities.templates import render
 from domain.notifications import Notice, Recipient
 from eventstore import get_client
-from privacy.fields import SealedFieldError
+from privacy.fields import SealedFieldError, UnknownFieldKeyError
 from privacy.keys import KeyRing
 from privacy.links import TOKEN_PATTERN, survey_token
 
@@ -101,12 +101,20 @@ class NotifyActivities:
         if notice.recipient is Recipient.CLIENT:
             try:
                 client = await get_client(self._pool, request.client_id, keys=self._messaging.keys)
+            except UnknownFieldKeyError as error:
+                # Sealed with a key this worker lacks (a host missed a rotation step): another
+                # worker, or this one restarted on the right keys, can still send it.
+                activity.logger.error(
+                    "client contact details sealed with a key this worker lacks",
+                    extra={"template": notice.template.value, "reason": str(error)},
+                )
+                raise ApplicationError(str(error), type="ContactKeyMissing") from None
             except SealedFieldError as error:
-                # Nothing is sent to a guess. Retrying cannot help (a missing key needs ops):
-                # recorded as refused, and said loudly, without a detail of the client.
+                # Altered: nothing is sent to a guess, and no retry can help. Recorded as
+                # refused, and said loudly, without a detail of the client.
                 await self._pool.execute(FINISH, notice.key, "rejected", None)
                 activity.logger.error(
-                    "client contact details do not open with these payload keys",
+                    "client contact details do not open: altered",
                     extra={"template": notice.template.value, "reason": str(error)},
                 )
                 raise ApplicationError(

@@ -131,9 +131,10 @@ async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) ->
         await record("unreadable")
         log.error("note does not open", note_ref=note_ref, reason=str(error))
         raise ApiError(500, "this note cannot be opened with the clinic's payload keys") from None
-    await record("ok")
     if text is None:  # the schema allows no text only once erased
+        await record("not_found")
         raise ApiError(410, "this note was erased at the client's request")
+    await record("ok")
     return Note(
         note_ref=note_ref,
         journey_id=row["journey_id"],

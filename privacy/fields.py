@@ -85,11 +85,12 @@ def open_field(ring: KeyRing | None, sealed: str, *, column: str, row: str) -> s
 
 
 def _looks_sealed(value: str) -> bool:
+    """Shaped as a sealed value, with room for a nonce and a tag: no plain name or address is."""
     try:
         key_id_of(value)
-    except TamperedFieldError:
+        return len(unb64url(value.rpartition(".")[2])) >= NONCE_BYTES + 16
+    except (TamperedFieldError, ValueError):
         return False
-    return True
 
 
 def seal_row(

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,10 +104,32 @@ def generate_key_file(path: Path, key_id: str = "k1") -> KeyRing:
     return read_key_file(path)
 
 
+def _write_like(target: Path, text: str, like: os.stat_result) -> None:
+    """``text`` into ``target`` through a new file swapped in: never half written, never
+    readable by others on the way, with the mode and owner of ``like`` (the live key file)."""
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            if hasattr(os, "fchown") and os.geteuid() == 0:
+                os.fchown(f.fileno(), like.st_uid, like.st_gid)
+            os.fchmod(f.fileno(), like.st_mode & 0o777)
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
 @contextlib.contextmanager
 def _changing(path: Path) -> Iterator[list[dict[str, str]]]:
-    """The key file's entries to change in place, under a lock; written back whole (a copy in
-    ``<file>.bak`` first, then a new file swapped in), so a crash never leaves it half written."""
+    """The key file's entries to change in place, under a lock; written back whole (the old
+    file kept as ``<file>.bak`` first), so a crash never leaves it half written. A symlinked key
+    file is changed where it really lives; its mode and owner stay as they were."""
+    path = path.resolve()
     try:
         lock = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 - held below
     except OSError as error:
@@ -116,30 +137,26 @@ def _changing(path: Path) -> Iterator[list[dict[str, str]]]:
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         read_key_file(path)  # a readable, valid ring before anything changes
-        entries: list[dict[str, str]] = json.loads(path.read_text())["keys"]
+        old = path.read_text()
+        entries: list[dict[str, str]] = json.loads(old)["keys"]
         yield entries
         parse_keys(",".join(f"{k['id']}:{k['key']}" for k in entries))  # still valid
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            shutil.copyfile(path, path.with_name(path.name + ".bak"))
-            os.chmod(path.with_name(path.name + ".bak"), 0o600)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"keys": entries}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, path)
+            like = path.stat()
+            _write_like(path.with_name(path.name + ".bak"), old, like)
+            _write_like(path, json.dumps({"keys": entries}), like)
+        except OSError as error:
+            raise KeyConfigError(
+                f"cannot write the payload key file {path}: {error.strerror} (it is unchanged)"
+            ) from None
+        try:  # the change is made; this only makes it survive a power cut
             directory = os.open(path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)
             finally:
                 os.close(directory)
-        except OSError as error:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise KeyConfigError(
-                f"cannot write the payload key file {path}: {error.strerror}"
-            ) from None
+        except OSError:
+            pass
 
 
 def add_key(path: Path, key_id: str, *, decrypt_only: bool = False) -> KeyRing:

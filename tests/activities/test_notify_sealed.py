@@ -88,23 +88,45 @@ async def test_legacy_plaintext_details_still_reach_the_client(
     [None, KeyRing(keys={"k2": os.urandom(32)}, current="k2")],  # no keys; k1 retired too soon
     ids=["no-keys", "key-missing"],
 )
-async def test_sealed_details_that_do_not_open_are_refused_for_good_and_say_nothing_personal(
+async def test_details_sealed_with_a_key_this_worker_lacks_wait_for_one_that_has_it(
     db_pool: Pool, smtp: SmtpServer, ring: KeyRing | None
 ) -> None:
     await add_sealed_client(db_pool)
-    acts = NotifyActivities(
+    request = request_for(Recipient.CLIENT, Template.APPOINTMENT_REMINDER)
+    lacking = NotifyActivities(
         db_pool, {"email": email_channel(smtp)}, dataclasses.replace(MESSAGING, keys=ring)
     )
+
+    with pytest.raises(ApplicationError) as caught:
+        await send(lacking, request)
+
+    assert caught.value.type == "ContactKeyMissing" and not caught.value.non_retryable
+    assert smtp.mails == []  # never sent to a guess
+    said = f"{caught.value} {caught.value!r}"
+    assert FIRST_NAME not in said and CLIENT_EMAIL not in said and "0100777" not in said
+    # The retry, on a worker with the key: sent once.
+    outcome = await send(NotifyActivities(db_pool, {"email": email_channel(smtp)}, KEYED), request)
+    assert outcome.sent and [m.rcpt_tos for m in smtp.mails] == [[CLIENT_EMAIL]]
+
+
+async def test_altered_details_are_refused_for_good_and_say_nothing_personal(
+    db_pool: Pool, smtp: SmtpServer
+) -> None:
+    await add_sealed_client(db_pool)
+    await db_pool.execute(  # the email column now holds the name's ciphertext
+        "UPDATE clients SET email = display_name WHERE client_id = $1", CLIENT_ID
+    )
     request = request_for(Recipient.CLIENT, Template.APPOINTMENT_REMINDER)
+    acts = NotifyActivities(db_pool, {"email": email_channel(smtp)}, KEYED)
 
     with pytest.raises(ApplicationError) as caught:
         await send(acts, request)
 
     assert caught.value.type == "ContactUnreadable" and caught.value.non_retryable
-    assert smtp.mails == []  # never sent to a guess
+    assert smtp.mails == []
     status = await db_pool.fetchval(
         "SELECT status FROM notifications WHERE idempotency_key = $1", request.notice.key
     )
-    assert status == "rejected"  # not left 'sending' for the sweep to retry
+    assert status == "rejected"  # not left 'sending' for a retry
     said = f"{caught.value} {caught.value!r}"
     assert FIRST_NAME not in said and CLIENT_EMAIL not in said and "0100777" not in said

@@ -117,3 +117,21 @@ def test_an_older_key_with_another_id_still_decrypts_but_never_encrypts() -> Non
     assert legacy.current == "k2" and "2026.11" in legacy.keys
     with pytest.raises(KeyConfigError, match="newest key"):
         parse_keys(f"k2:{key()},2026.11:{key()}")
+
+
+def test_a_key_change_keeps_the_files_mode_its_symlink_and_a_private_backup(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "secrets" / "payload-keys.json"
+    first = generate_key_file(real)
+    real.chmod(0o640)  # read by the services' group
+    link = tmp_path / "payload-keys.json"
+    link.symlink_to(real)
+
+    rotated = add_key(link, "k2", decrypt_only=True)
+
+    assert link.is_symlink() and read_key_file(real) == rotated  # the real file changed
+    assert real.stat().st_mode & 0o777 == 0o640
+    backup = real.with_name(real.name + ".bak")
+    assert read_key_file(backup) == first and backup.stat().st_mode & 0o777 == 0o640
+    assert not list(real.parent.glob(".*.tmp"))

@@ -171,3 +171,8 @@ def test_every_derived_purpose_is_its_own_and_keys_never_show() -> None:
     assert key not in {derived_key(key, purpose) for purpose in PURPOSES}
     ring = KeyRing(keys={"k1": key}, current="k1")
     assert key.hex() not in repr(ring) and repr(key) not in repr(ring)
+
+
+def test_plaintext_that_merely_looks_like_a_sealed_value_still_reads() -> None:
+    legacy = {"display_name": "f1.a.b", "email": "f1.k1.short"}
+    assert open_row(KEYS, legacy, sealed_with=None, table="clients", row="cl-1") == legacy
