@@ -425,8 +425,9 @@ class _MailHandler:
         return "250 Message accepted for delivery"
 
 
-class _EphemeralController(Controller):
-    """Binds port 0 and learns the port the system chose."""
+class EphemeralController(Controller):
+    """An aiosmtpd controller that binds port 0 and learns the port the system chose (before
+    its readiness probe). Also used by the tests' SMTP server."""
 
     def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
         async def create() -> asyncio.AbstractServer:
@@ -442,7 +443,7 @@ class _EphemeralController(Controller):
 class MailSink:
     def __init__(self) -> None:
         self.handler = _MailHandler()
-        self._controller = _EphemeralController(self.handler, hostname="127.0.0.1", port=0)
+        self._controller = EphemeralController(self.handler, hostname="127.0.0.1", port=0)
         self.running = False
 
     def start(self) -> None:

@@ -8,15 +8,15 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http import HTTPStatus
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from chaos.stack import EphemeralController
 
 
 def closed_port() -> int:
@@ -90,24 +90,10 @@ class MailHandler:
         return "250 Message accepted for delivery"
 
 
-class _EphemeralController(Controller):
-    """Binds port 0 and learns the port the system chose before the readiness probe."""
-
-    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
-        async def create() -> asyncio.AbstractServer:
-            server = await self.loop.create_server(
-                self._factory_invoker, host=self.hostname, port=0, ssl=self.ssl_context
-            )
-            self.port = server.sockets[0].getsockname()[1]
-            return server
-
-        return create()
-
-
 class SmtpServer:
     def __init__(self) -> None:
         self.handler = MailHandler()
-        self._controller = _EphemeralController(self.handler, hostname="127.0.0.1", port=0)
+        self._controller = EphemeralController(self.handler, hostname="127.0.0.1", port=0)
 
     def start(self) -> None:
         self._controller.start()
