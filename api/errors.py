@@ -33,6 +33,8 @@ STATUS_BY_CODE: dict[RejectionCode, int] = {
     RejectionCode.NOT_ALLOWED_NOW: 409,
     RejectionCode.CLOSED: 409,
     RejectionCode.ALREADY_STARTED: 409,
+    RejectionCode.DECISION_ID_REUSED: 409,
+    RejectionCode.NOT_RECORDED: 503,
 }
 
 UNAVAILABLE = "the workflow service is unavailable: try again shortly"

@@ -15,6 +15,8 @@ class RejectionCode(StrEnum):
     NOT_ASSIGNED = "not_assigned"  # not this clinician's client
     NOT_ALLOWED_NOW = "not_allowed_now"  # the pathway forbids it at this point
     INVALID = "invalid"  # values that cannot be right (a date in the past, bad answers)
+    DECISION_ID_REUSED = "decision_id_reused"  # this decision id was used for another decision
+    NOT_RECORDED = "not_recorded"  # the event store refused the decision's events for good
 
 
 class Rejection(BaseModel):
