@@ -34,7 +34,7 @@ STATUS_BY_CODE: dict[RejectionCode, int] = {
     RejectionCode.CLOSED: 409,
     RejectionCode.ALREADY_STARTED: 409,
     RejectionCode.DECISION_ID_REUSED: 409,
-    RejectionCode.NOT_RECORDED: 503,
+    RejectionCode.NOT_RECORDED: 500,
 }
 
 UNAVAILABLE = "the workflow service is unavailable: try again shortly"
