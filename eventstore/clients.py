@@ -1,6 +1,8 @@
 """Clients' contact details, kept out of the event log so that they can be erased.
 
-Events refer to a client by ``client_id`` only. Erasing nulls the details and stamps
+Client ids are per clinic: a row is keyed by ``(clinic_id, client_id)`` and every function
+takes the clinic (``"default"`` unless told). Events refer to a client by ``client_id`` (their
+journey names the clinic). Erasing nulls the details and stamps
 ``erased_at``; the events stay as they are. Erasure is final: later upserts are refused,
 so a retried activity cannot bring erased details back.
 
@@ -27,12 +29,15 @@ from privacy.keys import KeyRing
 
 TABLE = "clients"
 DETAILS = ("display_name", "email", "phone")
-_COLUMNS = "client_id, display_name, email, phone, created_at, erased_at, sealed_with"
+DEFAULT_CLINIC = "default"
+_COLUMNS = (
+    "clinic_id, client_id, row_key, display_name, email, phone, created_at, erased_at, sealed_with"
+)
 
 _UPSERT_SQL = f"""
-INSERT INTO clients AS c (client_id, display_name, email, phone, sealed_with)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (client_id) DO UPDATE
+INSERT INTO clients AS c (clinic_id, client_id, display_name, email, phone, sealed_with)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (clinic_id, client_id) DO UPDATE
     SET display_name = excluded.display_name, email = excluded.email, phone = excluded.phone,
         sealed_with = excluded.sealed_with
     WHERE c.erased_at IS NULL
@@ -43,7 +48,7 @@ _ERASE_SQL = f"""
 UPDATE clients
 SET display_name = NULL, email = NULL, phone = NULL, sealed_with = NULL,
     erased_at = coalesce(erased_at, now())
-WHERE client_id = $1
+WHERE clinic_id = $1 AND client_id = $2
 RETURNING {_COLUMNS}
 """
 
@@ -54,6 +59,7 @@ class Client(BaseModel):
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     client_id: str
+    clinic_id: str = DEFAULT_CLINIC
     display_name: str | None = Field(repr=False)
     email: str | None = Field(repr=False)
     phone: str | None = Field(repr=False)
@@ -73,16 +79,18 @@ async def upsert_client(
     email: str | None,
     phone: str | None,
     keys: KeyRing | None,
+    clinic_id: str = DEFAULT_CLINIC,
 ) -> Client:
-    """Create the client or replace its contact details, sealed with ``keys`` if given.
+    """Create the clinic's client or replace its contact details, sealed with ``keys`` if given.
 
     Raises ``ClientErasedError``.
     """
-    _check_client_id(client_id)
+    _check_ids(clinic_id, client_id)
     details = {"display_name": display_name, "email": email, "phone": phone}
-    sealed_with, stored = seal_row(keys, details, table=TABLE, row=client_id)
+    row_key = client_row_key(clinic_id, client_id)
+    sealed_with, stored = seal_row(keys, details, table=TABLE, row=row_key)
     row = await db.fetchrow(
-        _UPSERT_SQL, client_id, *(stored[name] for name in DETAILS), sealed_with
+        _UPSERT_SQL, clinic_id, client_id, *(stored[name] for name in DETAILS), sealed_with
     )
     if row is None:
         raise ClientErasedError(client_id)
@@ -90,25 +98,44 @@ async def upsert_client(
 
 
 async def get_client(
-    db: Pool | Connection, client_id: str, *, keys: KeyRing | None = None
+    db: Pool | Connection,
+    client_id: str,
+    *,
+    keys: KeyRing | None = None,
+    clinic_id: str = DEFAULT_CLINIC,
 ) -> Client | None:
-    """The client, its details opened with ``keys``. Raises ``privacy.fields.SealedFieldError``
-    for details that do not open (tampered, or sealed with a key not in ``keys``)."""
-    _check_client_id(client_id)
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM clients WHERE client_id = $1", client_id)
+    """The clinic's client, its details opened with ``keys``. Raises
+    ``privacy.fields.SealedFieldError`` for details that do not open (tampered, or sealed with a
+    key not in ``keys``)."""
+    _check_ids(clinic_id, client_id)
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM clients WHERE clinic_id = $1 AND client_id = $2",
+        clinic_id,
+        client_id,
+    )
     return None if row is None else _to_client(row, keys)
 
 
-async def erase_client(db: Pool | Connection, client_id: str) -> Client | None:
-    """Null the client's contact details for good; None if there is no such client."""
-    _check_client_id(client_id)
-    row = await db.fetchrow(_ERASE_SQL, client_id)
+async def erase_client(
+    db: Pool | Connection, client_id: str, *, clinic_id: str = DEFAULT_CLINIC
+) -> Client | None:
+    """Null the clinic's client's contact details for good; None if there is no such client."""
+    _check_ids(clinic_id, client_id)
+    row = await db.fetchrow(_ERASE_SQL, clinic_id, client_id)
     return None if row is None else _to_client(row, None)  # nothing sealed is left
 
 
-def _check_client_id(client_id: str) -> None:
+def client_row_key(clinic_id: str, client_id: str) -> str:
+    """What a client's sealed values are bound to (the column ``clients.row_key``): the client
+    id in the clinic "default" (as before clinics were told apart), else ``<clinic>~<client>``."""
+    return client_id if clinic_id == DEFAULT_CLINIC else f"{clinic_id}~{client_id}"
+
+
+def _check_ids(clinic_id: str, client_id: str) -> None:
     if not isinstance(client_id, str) or OPAQUE_ID.fullmatch(client_id) is None:
         raise ValueError("a client id must be 1 to 200 characters from A-Z a-z 0-9 _ . : -")
+    if not isinstance(clinic_id, str) or OPAQUE_ID.fullmatch(clinic_id) is None:
+        raise ValueError("a clinic id must be 1 to 200 characters from A-Z a-z 0-9 _ . : -")
 
 
 def _to_client(row: asyncpg.Record, keys: KeyRing | None) -> Client:
@@ -117,11 +144,12 @@ def _to_client(row: asyncpg.Record, keys: KeyRing | None) -> Client:
         {name: row[name] for name in DETAILS},
         sealed_with=row["sealed_with"],
         table=TABLE,
-        row=row["client_id"],
+        row=row["row_key"],
     )
     return Client.model_validate(
         {
             "client_id": row["client_id"],
+            "clinic_id": row["clinic_id"],
             "created_at": row["created_at"],
             "erased_at": row["erased_at"],
             **details,
@@ -234,7 +262,8 @@ async def reseal_table(
 async def reseal_clients(
     db: Pool | Connection, keys: KeyRing, *, batch_size: int = 500
 ) -> Resealed:
-    """``reseal_table`` for the clients' contact details."""
+    """``reseal_table`` for the clients' contact details (bound to, and paged by, ``row_key``:
+    one string per row across clinics)."""
     return await reseal_table(
-        db, keys, table=TABLE, key="client_id", columns=DETAILS, batch_size=batch_size
+        db, keys, table=TABLE, key="row_key", columns=DETAILS, batch_size=batch_size
     )
