@@ -17,6 +17,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from pydantic_core import PydanticKnownError
+from starlette.exceptions import HTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -75,18 +77,61 @@ class ApiError(Exception):
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}")
 
 
+def looks_like_field(name: object) -> bool:
+    """A key that reads like a field name may be repeated in an answer; others may be data."""
+    return isinstance(name, str) and _FIELD_NAME.fullmatch(name) is not None
+
+
 def _location(loc: Sequence[Any]) -> str:
     """Where the error is; a key that does not look like a field name is not repeated."""
     parts = [
-        str(part) if isinstance(part, int) or _FIELD_NAME.fullmatch(str(part)) else "(a key)"
-        for part in loc
+        str(part) if isinstance(part, int) or looks_like_field(part) else "(a key)" for part in loc
     ]
     return ".".join(parts) or "body"
 
 
+# The context values pydantic fills its messages with that name limits and allowed values, never
+# what was sent (`tag` of a union, `tz_actual`, ... are left out: they are the caller's input).
+_LIMITS = frozenset(
+    {
+        "expected",
+        "expected_tags",
+        "discriminator",
+        "pattern",
+        "min_length",
+        "max_length",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "multiple_of",
+        "field_type",
+        "max_digits",
+        "decimal_places",
+        "whole_digits",
+    }
+)
+# Types whose `error` is our own validators' words (value_error), or a fixed description of
+# what is wrong (dates, JSON), never a piece of the input (unlike uuid_parsing's, say).
+_OWN_WORDS = frozenset({"value_error", "assertion_error"})
+_DESCRIBED = frozenset(
+    {
+        "date_parsing",
+        "date_from_datetime_parsing",
+        "datetime_parsing",
+        "datetime_from_date_parsing",
+        "time_parsing",
+        "time_delta_parsing",
+        "json_invalid",
+    }
+)
+
+
 def _plain_message(error: Mapping[str, Any]) -> str:
-    kind = error.get("type", "")
-    ctx = error.get("ctx") or {}
+    """What is wrong, from pydantic's error type and its limits (`ctx`): never from the input,
+    so allowed values are quoted intact and nothing sent is repeated."""
+    kind = str(error.get("type", ""))
+    ctx: Mapping[str, Any] = error.get("ctx") or {}
     loc = tuple(error.get("loc") or ())
     if kind == "union_tag_invalid":
         expected = ctx.get("expected_tags", "the documented ones")
@@ -97,11 +142,17 @@ def _plain_message(error: Mapping[str, Any]) -> str:
         return "the actor is the clinician of the bearer token: do not send it"
     if kind == "extra_forbidden":
         return "this field is not part of the request"
-    message = str(error.get("msg", "not valid"))
-    value = error.get("input")  # pydantic's messages name limits, not inputs; make sure
-    if isinstance(value, str) and len(value) >= 3 and value in message:
-        message = message.replace(value, "the given value")
-    return message
+    if kind == "missing":
+        return "this field is required"
+    if kind in _OWN_WORDS and ctx.get("error") is not None:
+        return str(ctx["error"])
+    limits = {key: value for key, value in ctx.items() if key in _LIMITS}
+    if kind in _DESCRIBED and "error" in ctx:
+        limits["error"] = str(ctx["error"])
+    try:
+        return PydanticKnownError(kind, limits or None).message()  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):  # a custom type, or one that needs the input
+        return f"not valid ({kind.replace('_', ' ') or 'unknown error'})"
 
 
 def plain_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -147,6 +198,26 @@ def _strip_body_tag(error: Mapping[str, Any]) -> Mapping[str, Any]:
     return error
 
 
+# What the framework answers by itself (routing, reading the body), in plain words.
+_FRAMEWORK_WORDS = {
+    400: "the body could not be read as JSON: it must be UTF-8 text, its numbers at most "
+    "4300 digits long, its nesting not too deep",
+    404: "there is nothing at this address",
+    405: "this address does not take this method",
+}
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    try:
+        phrase = HTTPStatus(status).phrase.lower()
+    except ValueError:
+        phrase = "the request was refused"
+    detail = _FRAMEWORK_WORDS.get(status, phrase)
+    return _json(ApiError(status, detail, headers=error.headers))
+
+
 async def _temporal_unavailable(_: Request, error: Exception) -> JSONResponse:
     if isinstance(error, RPCError):
         log.warning("temporal call failed", rpc_status=error.status.name)
@@ -165,6 +236,7 @@ async def _runtime_error(request: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(RPCError, _temporal_unavailable)
     app.add_exception_handler(RPCTimeoutOrCancelledError, _temporal_unavailable)

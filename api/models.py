@@ -191,7 +191,20 @@ class Health(_Out):
     database: Literal["ok", "unavailable"]
 
 
+class FieldError(_Out):
+    """One thing wrong with a request: where, and what, never the value sent."""
+
+    loc: str = Field(description="where: `body.answers.3`, `query.limit`, …")
+    msg: str = Field(description="what is wrong, with the allowed values or limits")
+
+
 class ErrorBody(_Out):
-    detail: str
-    code: str | None = None
-    errors: list[dict[str, str]] | None = None
+    """Every answer other than success: what happened in plain words."""
+
+    detail: str = Field(description="what happened, in plain words")
+    code: str | None = Field(
+        default=None, description="a decision the pathway refused: the rejection's code"
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="a request that is not valid: each thing wrong with it"
+    )

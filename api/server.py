@@ -79,6 +79,7 @@ async def serve_api(settings: Settings, *, stop: asyncio.Event | None = None) ->
             log_config=None,
             lifespan="on",
             timeout_graceful_shutdown=10,
+            server_header=False,  # no `Server: uvicorn`: name nothing an attacker can look up
         )
         server = _Server(config)
         serving = asyncio.create_task(server.serve())

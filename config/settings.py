@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8000"
     api_token: str | None = None  # the CLI's bearer token
     api_runs_projections: bool = True  # the API process keeps the read models current
+    # The largest request the API reads (body bytes); larger ones are answered 413 unread.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # API tokens expire this many days after they are issued (`carepath users rotate`).
+    token_ttl_days: int = Field(default=90, ge=1, le=3650)
+    # Failed sign-ins (a token that is unknown, revoked or expired) from one address: after
+    # this many within the window (seconds), that address is answered 429 until it passes.
+    auth_failure_limit: int = Field(default=10, ge=1)
+    auth_failure_window: float = Field(default=60.0, gt=0, le=86400)
 
     metrics_address: str | None = None  # host:port for the SDK's Prometheus metrics
 
