@@ -13,7 +13,7 @@ import contextlib
 import gc
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -84,6 +84,11 @@ class ProjectionRunner:
         self._batch_size = batch_size
         self._lock_keys = sorted({lock_key(name) for name in names})
         self._caught_up = False  # since the last failure: decides the next pause
+        # Test seam: when set, a rebuild awaits this at named points, to be held there:
+        # "creating" (before it reads the live tables' definitions), "indexing" (its staging
+        # tables filled, not yet indexed), "swapped" (the live tables dropped and replaced, in
+        # the swap's transaction, not yet committed).
+        self._rebuild_hook: Callable[[str], Awaitable[None]] | None = None
 
     async def checkpoint(self, name: str | None = None) -> Checkpoint:
         """Where projection ``name`` has read up to; by default, the earliest of them."""
@@ -113,6 +118,12 @@ class ProjectionRunner:
         analyzed, brought up to the end of the log and swapped in, with the checkpoints, in one
         transaction under the projections' locks. Readers see the old read model until then and
         the complete new one after; runners keep updating the old one meanwhile.
+
+        The live tables' definitions (columns, keys, indexes, owner, grants, views) are read only
+        under the projections' locks, with the tables locked: at the start (for the staging
+        tables and their indexes) and in the swap. Another rebuild's swap, which drops the live
+        tables, takes the same locks, so no rebuild reads the catalog entries of a table being
+        dropped: two rebuilds at once take turns there, and both finish.
         """
         staging = f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         tables = [table for p in self.projections for table in p.tables]
@@ -124,10 +135,12 @@ class ProjectionRunner:
         try:
             await owner.execute("SELECT pg_advisory_lock($1)", staging_lock_key(staging))
             await drop_abandoned_staging(owner)
-            await _create_staging(owner, staging, tables)
+            await self._at("creating")
+            indexes = await _create_staging(owner, staging, tables, self._lock_keys)
             total = await self._steps(lock=False, staging=staging)
+            await self._at("indexing")
             async with self._pool.acquire() as conn:
-                await _index_and_analyze(conn, staging, tables)
+                await _index_and_analyze(conn, staging, tables, indexes)
             async with self._transaction() as conn:
                 await conn.execute(_LOCK, self._lock_keys)
                 path = await _search_staging_first(conn, staging)
@@ -135,6 +148,7 @@ class ProjectionRunner:
                     total += read
                 await conn.execute("SELECT set_config('search_path', $1, true)", path)
                 await _swap(conn, staging, tables, self._names)
+                await self._at("swapped")
             return total
         finally:
             self._forget()
@@ -146,6 +160,10 @@ class ProjectionRunner:
                 raise
             finally:
                 await self._pool.release(owner)
+
+    async def _at(self, point: str) -> None:
+        if self._rebuild_hook is not None:
+            await self._rebuild_hook(point)
 
     async def follow(self, *, poll_interval: float = 1.0, max_backoff: float = 60.0) -> None:
         """Keep up with the log until cancelled: woken by NOTIFY, polling in case one is lost.
@@ -406,10 +424,27 @@ SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname), pg_get_
 """
 
 
-async def _create_staging(conn: Conn, staging: str, tables: Sequence[str]) -> None:
+async def _lock_live(conn: Conn, tables: Sequence[str], mode: str) -> None:
+    """Inside the caller's transaction, which holds the projections' locks: lock the live
+    tables, so that their names resolve to the tables as they are now (any swap before ours
+    committed) and none is dropped while we read its definition."""
+    await conn.execute(f"LOCK TABLE {', '.join(tables)} IN {mode} MODE")
+
+
+async def _create_staging(
+    conn: Conn, staging: str, tables: Sequence[str], lock_keys: Sequence[int]
+) -> list[str]:
     """Empty copies of the live tables (and of the checkpoints) in schema ``staging``: columns,
-    defaults, checks and keys (what upserts need), no other index yet."""
+    defaults, checks and keys (what upserts need), no other index yet; the statements that
+    make the live tables' other indexes, under their names, on the copies.
+
+    All in one short transaction under the projections' locks (so after any other rebuild's
+    swap, never during one), with the live tables share-locked: the definitions are read from
+    tables nobody can drop meanwhile. Live runners wait for it; it creates only empty tables."""
+    indexes = []
     async with conn.transaction():
+        await conn.execute(_LOCK, list(lock_keys))
+        await _lock_live(conn, tables, "ACCESS SHARE")
         await conn.execute(f"CREATE SCHEMA {staging}")
         for table in [*tables, "projection_checkpoints"]:
             await conn.execute(
@@ -419,21 +454,30 @@ async def _create_staging(conn: Conn, staging: str, tables: Sequence[str]) -> No
                 await conn.execute(
                     f"ALTER TABLE {staging}.{table} ADD CONSTRAINT {name} {definition}"
                 )
+        for table in tables:
+            for name, unique, definition in await conn.fetch(_INDEXES, table):
+                method = definition.split(" USING ", 1)[1]
+                kind = "UNIQUE INDEX" if unique else "INDEX"
+                indexes.append(f"CREATE {kind} {name} ON {staging}.{table} USING {method}")
+    return indexes
 
 
-async def _index_and_analyze(conn: Conn, staging: str, tables: Sequence[str]) -> None:
-    """The live tables' other indexes, under their names, built once the rows are in."""
+async def _index_and_analyze(
+    conn: Conn, staging: str, tables: Sequence[str], indexes: Sequence[str]
+) -> None:
+    """The indexes ``_create_staging`` read, built once the rows are in; no live table's
+    definition is read here (another rebuild may be swapping the live tables out)."""
+    for statement in indexes:
+        await conn.execute(statement)
     for table in tables:
-        for name, unique, definition in await conn.fetch(_INDEXES, table):
-            method = definition.split(" USING ", 1)[1]
-            kind = "UNIQUE INDEX" if unique else "INDEX"
-            await conn.execute(f"CREATE {kind} {name} ON {staging}.{table} USING {method}")
         await conn.execute(f"ANALYZE {staging}.{table}")
 
 
 async def _swap(conn: Conn, staging: str, tables: Sequence[str], names: Sequence[str]) -> None:
-    """Inside the caller's transaction: the staging tables replace the live ones (views on them
-    made again), and the staging checkpoints replace the live ones."""
+    """Inside the caller's transaction, under the projections' locks: the staging tables replace
+    the live ones (views on them made again), and the staging checkpoints replace the live ones.
+    The live tables are locked first, so the definitions read here are of the tables dropped."""
+    await _lock_live(conn, tables, "ACCESS EXCLUSIVE")
     for table in tables:
         schema = await conn.fetchval(_SCHEMA_OF, table)
         # Owned by the live table's owner (whoever runs the rebuild), with the same grants.

@@ -527,3 +527,69 @@ async def test_two_rebuilds_at_once_both_finish_and_leave_the_fold(
     await assert_projections_equal_the_fold(db_pool, event_store)
     leftovers = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'carepath_rebuild_%'"
     assert await db_pool.fetchval(leftovers) == 0
+
+
+class Hold:
+    """A rebuild hook that holds the rebuild at one named point until released."""
+
+    def __init__(self, point: str) -> None:
+        self.point = point
+        self.reached, self.release = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, point: str) -> None:
+        if point == self.point:
+            self.reached.set()
+            await self.release.wait()
+
+
+async def waiting_for_a_lock(pool: Pool) -> int:
+    """Backends of this database waiting for a lock."""
+    waiting: int = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return waiting
+
+
+@pytest.mark.parametrize("other_at", ["creating", "indexing"])
+async def test_a_rebuild_never_reads_the_definitions_of_tables_another_is_swapping_out(
+    db_pool: Pool, event_store: EventStore, other_at: str
+) -> None:
+    """Issue 10: a rebuild read the live tables' index definitions while another dropped them
+    at its swap (`could not open relation with OID ...`). One rebuild is held in its swap, the
+    live tables dropped and replaced but not committed; the other goes on from just before it
+    reads the live tables' definitions (for its staging tables, or for their indexes). It must
+    wait for the swap to commit, then read the new tables, and both finish."""
+    await write_journeys(event_store, journeys())
+    await run_all(db_pool)
+    indexes = "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 2"
+    indexes_before = [tuple(r) for r in await db_pool.fetch(indexes)]
+    other = ProjectionRunner(db_pool, all_projections(), batch_size=5)
+    other._rebuild_hook = other_hold = Hold(other_at)
+    first = ProjectionRunner(db_pool, all_projections(), batch_size=5)
+    first._rebuild_hook = first_hold = Hold("swapped")
+    other_rebuild = asyncio.create_task(other.rebuild())
+    first_rebuild: asyncio.Task[int] | None = None
+    try:
+        await asyncio.wait_for(other_hold.reached.wait(), 30)
+        first_rebuild = asyncio.create_task(first.rebuild())
+        await asyncio.wait_for(first_hold.reached.wait(), 30)
+        assert await waiting_for_a_lock(db_pool) == 0
+        other_hold.release.set()
+        # The other rebuild goes on until it waits for the held swap (its locks).
+        for _ in range(600):
+            if other_rebuild.done() or await waiting_for_a_lock(db_pool):
+                break
+            await asyncio.sleep(0.05)
+        assert not other_rebuild.done() and await waiting_for_a_lock(db_pool) == 1
+        first_hold.release.set()  # the swap commits: the tables the other saw are gone
+        await asyncio.wait_for(asyncio.gather(first_rebuild, other_rebuild), 60)
+    finally:
+        other_hold.release.set()
+        first_hold.release.set()
+        running = [t for t in (other_rebuild, first_rebuild) if t is not None]
+        await asyncio.wait(running, timeout=30)
+    await assert_projections_equal_the_fold(db_pool, event_store)
+    assert [tuple(r) for r in await db_pool.fetch(indexes)] == indexes_before
+    leftovers = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'carepath_rebuild_%'"
+    assert await db_pool.fetchval(leftovers) == 0
