@@ -29,6 +29,15 @@ class AppendRequest(_Message):
     run_id: str
 
 
+class ReadRequest(_Message):
+    stream_id: str
+    after_version: int  # the events stored after this version, oldest first
+
+
+class StoredEvents(_Message):
+    events: list[EventEnvelope]
+
+
 class AppendOutcome(_Message):
     stream_version: int
     written: bool  # False when a retry found the events already stored

@@ -6,8 +6,14 @@ from uuid import UUID
 
 from temporalio import activity
 
-from activities.messages import AppendOutcome, AppendRequest
-from domain import EVENT_ADAPTER
+from activities.messages import (
+    AppendOutcome,
+    AppendRequest,
+    EventEnvelope,
+    ReadRequest,
+    StoredEvents,
+)
+from domain import EVENT_ADAPTER, parse_event
 from eventstore import EventStore, NewEvent
 
 
@@ -52,3 +58,21 @@ class StoreActivities:
             },
         )
         return AppendOutcome(stream_version=result.last_version, written=result.written)
+
+    @activity.defn(name="read_events")
+    async def read_events(self, request: ReadRequest) -> StoredEvents:
+        """The stream's events after a version, upcast: what the workflow folds to catch up."""
+        recorded = await self._store.read_stream(
+            request.stream_id, from_version=request.after_version + 1
+        )
+        return StoredEvents(
+            events=[
+                EventEnvelope(
+                    event_id=str(event.event_id),
+                    stream_version=event.stream_version,
+                    decision_type=event.metadata.get("decision_type"),
+                    event=parse_event(event.data),
+                )
+                for event in recorded
+            ]
+        )

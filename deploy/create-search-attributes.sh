@@ -19,3 +19,4 @@ create CarepathNextDueKind Keyword
 create CarepathDosesUsed Int
 create CarepathDosesAuthorized Int
 create CarepathOverdue Bool
+create CarepathAlert Keyword

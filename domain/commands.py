@@ -16,6 +16,7 @@ from domain.vocabulary import (
     AdverseEventSeverity,
     Contraindication,
     DueKind,
+    EndedHow,
     FollowUpOutcome,
     Instrument,
     OpaqueId,
@@ -193,6 +194,13 @@ class Discharge(_Command):
     reason: ReasonCode = "clinician_decision"
 
 
+class RecordEndedOutside(_Command):
+    """The engine noticed that the journey's workflow was ended outside the pathway."""
+
+    type: Literal["record_ended_outside"] = "record_ended_outside"
+    how: EndedHow
+
+
 class RecordDueReached(_Command):
     """The engine's timer fired for a due item (`domain.due`)."""
 
@@ -228,6 +236,7 @@ Command = Annotated[
     | Resume
     | Withdraw
     | Discharge
+    | RecordEndedOutside
     | RecordDueReached,
     Field(discriminator="type"),
 ]

@@ -490,6 +490,11 @@ def _discharge(s: JourneyState, cmd: c.Discharge, now: datetime) -> Decision:
     return _close(s, _meta(cmd, now), ClosedReason.DISCHARGED, cmd.reason)
 
 
+def _ended_outside(s: JourneyState, cmd: c.RecordEndedOutside, now: datetime) -> Decision:
+    """Whatever the journey was doing, it has ended: open sessions are cancelled with it."""
+    return _close(s, _meta(cmd, now), ClosedReason.ENDED_OUTSIDE, cmd.how.value)
+
+
 def _due_reached(s: JourneyState, cmd: c.RecordDueReached, now: datetime) -> Decision:
     for item in due(s):
         if item.kind is cmd.kind and item.ref == cmd.ref and item.at == cmd.due_at:
@@ -529,6 +534,7 @@ _HANDLERS: dict[str, _Handler] = {
     "withdraw": _withdraw,
     "discharge": _discharge,
     "record_due_reached": _due_reached,
+    "record_ended_outside": _ended_outside,
 }
 
 

@@ -39,6 +39,8 @@ class Template(StrEnum):
     SAFETY_HOLD_RAISED = "safety_hold_raised"
     CLIENT_WITHDRAWN = "client_withdrawn"  # prescriber: hold the discharge visit
     REFERRAL_REJECTED = "referral_rejected"
+    JOURNEY_ENDED_OUTSIDE = "journey_ended_outside"  # ops, therapist: ended in Temporal, not here
+    DECISION_NOT_RECORDED = "decision_not_recorded"  # ops, urgent: the store refused a decision
     # After a completed course (workflows/followups.py)
     SURVEY_INVITATION = "survey_invitation"  # client: a short check-in, answer by a time
     SURVEY_REMINDER = "survey_reminder"  # client: the check-in is still open
@@ -144,6 +146,20 @@ def notices(state: JourneyState, events: Sequence[tuple[str, Event]]) -> list[No
                 add(event_id, Recipient.OPS, Template.REFERRAL_REJECTED, False)
             case ev.JourneyClosed(reason=ClosedReason.WITHDRAWN):
                 add(event_id, Recipient.PRESCRIBER, Template.CLIENT_WITHDRAWN, False)
+            case ev.JourneyClosed(reason=ClosedReason.ENDED_OUTSIDE):
+                add(event_id, Recipient.OPS, Template.JOURNEY_ENDED_OUTSIDE, True)
+                add(event_id, Recipient.THERAPIST, Template.JOURNEY_ENDED_OUTSIDE, False)
             case _:
                 pass
     return out
+
+
+def not_recorded_notice(state: JourneyState, key: str) -> Notice:
+    """Ops are told at once when the event store refused a decision's events for good."""
+    return Notice(
+        key=f"{key}:{Recipient.OPS.value}:{Template.DECISION_NOT_RECORDED.value}",
+        recipient=Recipient.OPS,
+        recipient_id=_recipient_id(state, Recipient.OPS),
+        template=Template.DECISION_NOT_RECORDED,
+        urgent=True,
+    )

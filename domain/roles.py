@@ -33,4 +33,5 @@ ALLOWED_ROLES: dict[str, frozenset[Role]] = {
     "withdraw": frozenset({T, P, OPS}),
     "discharge": frozenset({T, P}),
     "record_due_reached": frozenset({S}),
+    "record_ended_outside": frozenset({S}),
 }

@@ -32,6 +32,17 @@ class ClosedReason(StrEnum):
     WITHDRAWN = "withdrawn"
     DISCHARGED = "discharged"
     COMPLETED = "completed"
+    ENDED_OUTSIDE = "ended_outside"  # cancelled or terminated outside the pathway (Temporal UI)
+
+
+class EndedHow(StrEnum):
+    """How a journey was ended outside the pathway (by an operator in Temporal, not a decision)."""
+
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    REPLACED = "replaced"  # a newer run for the same client exists, this journey never closed
 
 
 class Role(StrEnum):

@@ -61,6 +61,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=[
             store.append_events,
+            store.read_events,
             notify.send_notification,
             referral.send_referral,
             followups.find_due_follow_ups,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain.view import JourneyView
 
 
@@ -26,3 +28,11 @@ def current_details(view: JourneyView) -> str:
 
 def static_summary(client_id: str, journey_id: str) -> str:
     return f"KAP journey {journey_id} (client {client_id})"
+
+
+def not_recorded_details(at: datetime, decisions: list[str], error: str, version: int) -> str:
+    """The refusal ops must see first: what was not recorded, and that the journey is as stored."""
+    return (
+        f"**NOT RECORDED** at {at:%Y-%m-%d %H:%M} UTC: {', '.join(decisions)} refused by the "
+        f"event store ({error}). The journey is as stored (version {version}); ops were alerted."
+    )

@@ -5,6 +5,9 @@
 - Events go to an in-workflow outbox; one flusher appends them in order, a batch at a time.
 - One timer waits for the nearest due item (`domain.next_due`), recomputed after every change.
 - Notices are sent only after the events that caused them are stored.
+- If the store refuses a batch for good, the workflow goes back to what is stored: the
+  decisions in it are answered "not recorded", ops are alerted (`CarepathAlert`), and later
+  decisions work again. A cancellation from the Temporal UI closes the journey with an event.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         AppendRequest,
         EventEnvelope,
         NotificationRequest,
+        ReadRequest,
         ReferralRequest,
     )
     from activities.notify import NotifyActivities
@@ -32,17 +36,20 @@ with workflow.unsafe.imports_passed_through():
         DueItem,
         JourneyState,
         Rejection,
+        RejectionCode,
         Role,
         decide,
         due,
         evolve,
         next_due,
     )
-    from domain.commands import RecordDueReached, RecordReferralRejected
+    from domain.commands import RecordDueReached, RecordEndedOutside, RecordReferralRejected
     from domain.events import ReferralSent
-    from domain.notifications import Notice, notices
+    from domain.notifications import Notice, not_recorded_notice, notices
     from domain.view import JourneyView, journey_view
-    from workflows.details import current_details
+    from domain.vocabulary import EndedHow
+    from workflows.details import current_details, not_recorded_details
+    from workflows.fingerprints import decision_fingerprint
     from workflows.messages import (
         Carried,
         DecisionOutcome,
@@ -50,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
     )
     from workflows.rejections import rejection_error
-    from workflows.search_attributes import values_for
+    from workflows.search_attributes import ALERT, values_for
 
 ENGINE = Actor(id="carepath", role=Role.SYSTEM)
 RECENT_DECISIONS_KEPT = 500
@@ -58,8 +65,18 @@ APPEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["InvalidEventError", "PayloadTooLargeError"],
+    # Refused for good: the workflow goes back to what is stored (`_resync`).
+    non_retryable_error_types=[
+        "InvalidEventError",
+        "PayloadTooLargeError",
+        "ConcurrencyError",
+        "DuplicateEventError",
+    ],
 )
+READ_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
+NOT_RECORDED_ALERT = "not_recorded"
 REFERRAL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
     backoff_coefficient=2.0,
@@ -78,6 +95,10 @@ def _due_decision_id(item: DueItem) -> str:
     return f"due-{item.kind.value}-{item.ref}-{int(item.at.timestamp())}"
 
 
+def _not_recorded(reason: str) -> ApplicationError:
+    return rejection_error(Rejection(code=RejectionCode.NOT_RECORDED, reason=reason))
+
+
 @workflow.defn(name="Journey")
 class JourneyWorkflow:
     @workflow.init
@@ -86,8 +107,16 @@ class JourneyWorkflow:
         carried = input.carried
         self._state: JourneyState | None = carried.state if carried else None
         self._stored_version = self._state.version if self._state else 0
+        # The fold of what the store holds (the outbox is empty when a run continues as new).
+        self._stored_state: JourneyState | None = self._state
         self._recent: dict[str, DecisionOutcome] = dict(carried.recent) if carried else {}
-        self._in_flight: set[str] = set()
+        self._in_flight: dict[str, str] = {}  # decision id -> its fingerprint
+        # Decisions whose events the store refused (answered "not recorded"), due items given up.
+        self._dropped: set[str] = set()
+        self._given_up: set[str] = set()
+        self._alert: str | None = None
+        self._alert_published: str | None = None
+        self._refusal: str | None = None  # what the UI's details say of the last refusal
         self._outbox: list[EventEnvelope] = []
         # Effects (notices, the referral) are released once the events behind them are stored.
         self._held: list[tuple[int, Notice | ReferralRequest]] = []
@@ -95,6 +124,7 @@ class JourneyWorkflow:
         self._decisions_this_run = 0
         self._start_rejected: ApplicationError | None = None
         self._published = ""
+        self._resyncing = False
         if self._state is None:  # decided here, so updates that race the run see a journey
             try:
                 self._apply(input.start)
@@ -141,23 +171,50 @@ class JourneyWorkflow:
                     self._held.append((envelope.stream_version, referral))
         return envelopes
 
+    def _check_repeat(self, command: Command, fingerprint: str) -> None:
+        """A decision id names one decision: reused for another, it is refused."""
+        first = self._recent.get(command.decision_id)
+        known = first.fingerprint if first else self._in_flight.get(command.decision_id)
+        if known is not None and known != fingerprint:
+            raise rejection_error(
+                Rejection(
+                    code=RejectionCode.DECISION_ID_REUSED,
+                    reason="this decision id was already used for another decision: "
+                    "use a new decision id",
+                )
+            )
+
     async def _decide_and_store(self, command: Command) -> DecisionOutcome:
         decision_id = command.decision_id
+        fingerprint = decision_fingerprint(command)
+        self._check_repeat(command, fingerprint)
         if decision_id in self._in_flight:  # the same decision sent twice at once
-            await workflow.wait_condition(lambda: decision_id in self._recent)
+            await workflow.wait_condition(
+                lambda: decision_id in self._recent or decision_id not in self._in_flight
+            )
         if decision_id in self._recent:
             return self._recent[decision_id]
-        self._in_flight.add(decision_id)
+        await workflow.wait_condition(lambda: not self._resyncing)
+        self._in_flight[decision_id] = fingerprint
+        self._dropped.discard(decision_id)
         try:
             envelopes = self._apply(command)
             target = envelopes[-1].stream_version if envelopes else self._stored_version
-            await workflow.wait_condition(lambda: self._stored_version >= target)
+            await workflow.wait_condition(
+                lambda: decision_id in self._dropped or self._stored_version >= target
+            )
+            if decision_id in self._dropped:
+                raise _not_recorded(
+                    "the decision could not be recorded and nothing of it was kept (ops are "
+                    "alerted); it may be made again with a new decision id"
+                )
         finally:
-            self._in_flight.discard(decision_id)
+            self._in_flight.pop(decision_id, None)
         outcome = DecisionOutcome(
             decision_id=decision_id,
             events=[e.event.type for e in envelopes],
             view=self._view(),
+            fingerprint=fingerprint,
         )
         self._recent[decision_id] = outcome
         while len(self._recent) > RECENT_DECISIONS_KEPT:
@@ -172,6 +229,7 @@ class JourneyWorkflow:
     def validate_decide(self, request: DecisionRequest) -> None:
         command = request.command
         if command.decision_id in self._recent or command.decision_id in self._in_flight:
+            self._check_repeat(command, decision_fingerprint(command))
             return
         result = decide(self._state, command, workflow.now())
         if isinstance(result, Rejection):
@@ -194,11 +252,19 @@ class JourneyWorkflow:
             return
         view = journey_view(self._state, workflow.now())
         updates = values_for(self._state, view.overdue)
+        if self._alert is not None:
+            updates.append(ALERT.value_set(self._alert))
+        elif self._alert_published is not None:  # never unset what was never set (replay)
+            updates.append(ALERT.value_unset())
         fingerprint = repr([(u.key.name, getattr(u, "value", None)) for u in updates])
         if self._input.search_attributes and fingerprint != self._published:
             workflow.upsert_search_attributes(updates)
             self._published = fingerprint
-        workflow.set_current_details(current_details(view))
+            self._alert_published = self._alert
+        details = current_details(view)
+        if self._refusal is not None:
+            details = f"{self._refusal}\n\n{details}"
+        workflow.set_current_details(details)
 
     # --- queries --------------------------------------------------------------------
 
@@ -240,27 +306,81 @@ class JourneyWorkflow:
                 run_id=info.run_id,
             )
             summary = f"record {len(batch)} event(s)"
-            if self._input.append_mode == "local":
-                await workflow.execute_local_activity_method(
-                    StoreActivities.append_events,
-                    request,
-                    start_to_close_timeout=timedelta(seconds=15),
-                    retry_policy=APPEND_RETRY,
-                    summary=summary,
-                )
-            else:
-                await workflow.execute_activity_method(
-                    StoreActivities.append_events,
-                    request,
-                    start_to_close_timeout=timedelta(seconds=15),
-                    retry_policy=APPEND_RETRY,
-                    summary=summary,
-                )
+            try:
+                if self._input.append_mode == "local":
+                    await workflow.execute_local_activity_method(
+                        StoreActivities.append_events,
+                        request,
+                        start_to_close_timeout=timedelta(seconds=15),
+                        retry_policy=APPEND_RETRY,
+                        summary=summary,
+                    )
+                else:
+                    await workflow.execute_activity_method(
+                        StoreActivities.append_events,
+                        request,
+                        start_to_close_timeout=timedelta(seconds=15),
+                        retry_policy=APPEND_RETRY,
+                        summary=summary,
+                    )
+            except ActivityError as error:
+                await self._resync(error)
+                continue
             del self._outbox[: len(batch)]
+            for envelope in batch:
+                self._stored_state = evolve(self._stored_state, envelope.event)
             self._stored_version = batch[-1].stream_version
+            if self._alert is not None:  # recording works again
+                self._alert = None
+                self._publish()
             stored = self._stored_version
             self._effects.extend(effect for v, effect in self._held if v <= stored)
             self._held = [(v, effect) for v, effect in self._held if v > stored]
+
+    async def _resync(self, error: ActivityError) -> None:
+        """The store refused the batch for good: go back to what it holds, and say so.
+
+        Every decision still in the outbox is answered "not recorded" (later ones were decided
+        on top of the refused ones); effects not yet released are dropped; the state becomes
+        the fold of the stored stream, read back from the store (a reset run or another writer
+        may have moved it on).
+        """
+        self._resyncing = True
+        cause = error.cause
+        kind = (cause.type if isinstance(cause, ApplicationError) else None) or type(cause).__name__
+        refused = list(self._outbox)
+        self._outbox.clear()
+        self._held.clear()
+        self._state = self._stored_state
+        stream_id = (self._stored_state or self._state or self._input.start).journey_id
+        stored = await workflow.execute_activity_method(
+            StoreActivities.read_events,
+            ReadRequest(stream_id=stream_id, after_version=self._stored_version),
+            start_to_close_timeout=timedelta(seconds=15),
+            retry_policy=READ_RETRY,
+            summary="read back what is stored",
+        )
+        for envelope in stored.events:
+            self._stored_state = evolve(self._stored_state, envelope.event)
+            self._stored_version = envelope.stream_version
+        self._state = self._stored_state
+        for envelope in refused:  # answered only now, when the workflow equals the store
+            decision_id = envelope.event.decision_id
+            if decision_id is not None:
+                self._dropped.add(decision_id)
+                if decision_id.startswith("due-"):
+                    self._given_up.add(decision_id)
+        types = sorted({e.decision_type or e.event.type for e in refused})
+        workflow.logger.warning(
+            "events refused by the store: back to what is stored",
+            extra={"error": kind, "decisions": types, "stored_version": self._stored_version},
+        )
+        self._refusal = not_recorded_details(workflow.now(), types, kind, self._stored_version)
+        self._alert = NOT_RECORDED_ALERT
+        if self._state is not None:
+            self._effects.append(not_recorded_notice(self._state, str(workflow.uuid4())))
+        self._publish()
+        self._resyncing = False
 
     async def _perform_effects(self) -> None:
         while True:
@@ -317,6 +437,7 @@ class JourneyWorkflow:
     def _quiet(self) -> bool:
         return (
             not self._outbox
+            and not self._resyncing
             and not self._held
             and not self._effects
             and not self._in_flight
@@ -370,6 +491,8 @@ class JourneyWorkflow:
                     )
                 self._publish()
                 item = next_due(self._state)
+                if item is not None and _due_decision_id(item) in self._given_up:
+                    item = None  # its events were refused: wait for the next change instead
                 version = self._state.version
                 if item is not None and item.at <= workflow.now():
                     await self._fire(item)
@@ -385,7 +508,30 @@ class JourneyWorkflow:
                     if item is not None:
                         await self._fire(item)
             await workflow.wait_condition(self._quiet)
+        except asyncio.CancelledError:
+            await self._end_outside(EndedHow.CANCELLED)
+            raise
         finally:
             for task in tasks:
                 task.cancel()
+        if self._state is None:
+            raise ApplicationError(
+                "the journey's start could not be recorded", type="NotRecorded", non_retryable=True
+            )
         return self._view()
+
+    async def _end_outside(self, how: EndedHow) -> None:
+        """Cancelled from outside (the Temporal UI): record the close, release its effects."""
+        if self._state is None or self._state.is_closed:
+            await workflow.wait_condition(self._quiet)
+            return
+        command = RecordEndedOutside(
+            decision_id=f"ended-{how.value}-{workflow.info().run_id}", actor=ENGINE, how=how
+        )
+        try:
+            await self._decide_and_store(command)
+        except ApplicationError as error:
+            workflow.logger.warning(
+                "close after cancellation not recorded", extra={"error": error.type}
+            )
+        await workflow.wait_condition(self._quiet)

@@ -23,6 +23,9 @@ class DecisionOutcome(_Message):
     decision_id: str
     events: list[str]  # the types of the events recorded (empty for a repeat)
     view: JourneyView
+    # What the decision was (`workflows.fingerprints`): a reused id with other content is
+    # refused. None in outcomes recorded before fingerprints existed.
+    fingerprint: str | None = None
 
 
 class Carried(_Message):

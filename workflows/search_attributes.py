@@ -20,6 +20,8 @@ NEXT_DUE_KIND = SearchAttributeKey.for_keyword("CarepathNextDueKind")
 DOSES_USED = SearchAttributeKey.for_int("CarepathDosesUsed")
 DOSES_AUTHORIZED = SearchAttributeKey.for_int("CarepathDosesAuthorized")
 OVERDUE = SearchAttributeKey.for_bool("CarepathOverdue")
+# Set while the journey needs ops' attention (`not_recorded`: the store refused a decision).
+ALERT = SearchAttributeKey.for_keyword("CarepathAlert")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     STAGE,
@@ -32,6 +34,7 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     DOSES_USED,
     DOSES_AUTHORIZED,
     OVERDUE,
+    ALERT,
 )
 
 # The type names the Temporal CLI and server take (`--search-attribute Name=Type`).
@@ -43,7 +46,9 @@ def cli_type(key: SearchAttributeKey) -> str:  # type: ignore[type-arg]
 
 
 def values_for(state: JourneyState, overdue: bool) -> list[SearchAttributeUpdate]:  # type: ignore[type-arg]
-    """The attribute values that describe `state` (unset: no next due item)."""
+    """The attribute values that describe `state` (unset: no next due item).
+
+    `ALERT` is not among them: the workflow sets it only while there is an alert."""
     item = next_due(state)
     updates: list[SearchAttributeUpdate] = [  # type: ignore[type-arg]
         STAGE.value_set(state.stage.value),

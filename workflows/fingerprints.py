@@ -1,0 +1,13 @@
+"""A decision's fingerprint: what makes two decisions with one decision id the same decision."""
+
+from __future__ import annotations
+
+import hashlib
+
+from domain import Command
+
+
+def decision_fingerprint(command: Command) -> str:
+    """A digest of everything the decision says, its actor included (a hash: no content)."""
+    body = command.model_dump_json(exclude={"decision_id"})
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
