@@ -26,9 +26,10 @@ class Services:
     def store(self) -> EventStore:
         return EventStore(self.pool, max_event_bytes=self.settings.max_event_bytes)
 
-    def journey(self, client_id: str) -> WorkflowHandle[Any, Any]:
-        """The handle of the client's journey workflow (its latest run)."""
-        return self.temporal.get_workflow_handle(journey_workflow_id(client_id))
+    def journey(self, client_id: str, clinic_id: str) -> WorkflowHandle[Any, Any]:
+        """The handle of the clinic's client's journey workflow (its latest run). Client ids are
+        per clinic: routes pass the caller's clinic, so another clinic's client is not there."""
+        return self.temporal.get_workflow_handle(journey_workflow_id(client_id, clinic_id))
 
 
 def services(request: Request) -> Services:

@@ -4,6 +4,12 @@ The body is `{type, decision_id, ...that decision's fields}`; the actor is the c
 token, never the body. The decision goes to the journey workflow as the update `decide`, with
 the decision id as the update id: a repeat returns the first answer and does nothing more, also
 after the journey has closed (answered then from the workflow's `outcome` query).
+
+The client id is resolved in the caller's clinic (another clinic's client: 404, as if it did
+not exist), and the caller must be able to see the journey (`api.journeys.may_see`) before the
+workflow is asked anything: a repeated decision id is answered from the workflow's recent
+decisions, so a caller who may not see the journey must never reach it. A repeat answered with
+the first answer is audited as a read of that answer (`access_log`, resource `decision`).
 """
 
 from __future__ import annotations
@@ -21,13 +27,13 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.audit import record_rejection
+from api.audit import record_read, record_rejection
 from api.auth import Clinician, CurrentClinician
 from api.context import Api, Services
 from api.errors import ApiError, from_validation_error, log
-from api.journeys import ERRORS, QUERY_TIMEOUT, ClientId, query_view
+from api.journeys import ERRORS, QUERY_TIMEOUT, ClientId, clinic_view, may_see, query_view
 from api.models import DecisionAnswer
-from domain import Command, Rejection, RejectionCode, Role
+from domain import Command, Rejection, RejectionCode
 from domain.commands import StartJourney
 from domain.view import JourneyView
 from workflows.messages import DecisionOutcome, DecisionRequest, journey_workflow_id
@@ -39,6 +45,10 @@ COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 # How long a decision may take before the caller is told to repeat it (same decision id).
 DECISION_TIMEOUT = 30.0
 _NOT_DECISIONS = {StartJourney}  # started by POST /journeys
+# Has this decision id been decided on this journey (its events are in the store)?
+_DECIDED = """
+SELECT 1 FROM events WHERE stream_id = $1 AND metadata->>'decision_id' = $2 LIMIT 1
+"""
 
 
 def _body_model(command: type[BaseModel]) -> type[BaseModel]:
@@ -89,8 +99,10 @@ class _Decision:
         self.api = api
         self.clinician = clinician
         self.command = command
-        self.handle: WorkflowHandle[Any, Any] = api.journey(client_id)
-        self.journey_id = journey_workflow_id(client_id)  # until the journey is known
+        self.client_id = client_id
+        self.handle: WorkflowHandle[Any, Any] = api.journey(client_id, clinician.clinic_id)
+        # Until the journey is known: the workflow id in the caller's clinic.
+        self.journey_id = journey_workflow_id(client_id, clinician.clinic_id)
 
     async def refuse(self, rejection: Rejection) -> ApiError:
         await record_rejection(
@@ -110,15 +122,42 @@ class _Decision:
         return ApiError.from_rejection(rejection)
 
     async def make(self) -> DecisionOutcome:
-        view = await query_view(self.handle)
+        view = await clinic_view(self.api, self.clinician, self.client_id)
         if view is None:
             raise await self.refuse(
                 Rejection(code=RejectionCode.NOT_STARTED, reason="this client has no journey")
             )
         self.journey_id = view.journey_id
-        if self.clinician.role is Role.OPS and view.clinic_id != self.clinician.clinic_id:
-            elsewhere = "this client is not in your clinic"
-            raise await self.refuse(Rejection(code=RejectionCode.NOT_ASSIGNED, reason=elsewhere))
+        if not may_see(self.clinician, view):
+            # Before the workflow is asked: it answers a repeated decision id with the first
+            # answer, whoever asks.
+            mine = f"this client is not assigned to this {self.clinician.role.value}"
+            raise await self.refuse(Rejection(code=RejectionCode.NOT_ASSIGNED, reason=mine))
+        decided_before = await self.api.pool.fetchval(
+            _DECIDED, view.journey_id, self.command.decision_id
+        )
+        outcome = await self._decide(view)
+        if decided_before is not None or self._someone_elses(outcome):
+            await record_read(
+                self.api.pool,
+                self.clinician,
+                client_id=self.client_id,
+                journey_id=view.journey_id,
+                resource="decision",
+                outcome="ok",
+            )
+        return outcome
+
+    def _someone_elses(self, outcome: DecisionOutcome) -> bool:
+        """The answer is another clinician's decision (a repeat that raced its first run)."""
+        last = outcome.view.last_decision
+        return (
+            last is not None
+            and last.decision_id == self.command.decision_id
+            and last.actor.id != self.clinician.clinician_id
+        )
+
+    async def _decide(self, view: JourneyView) -> DecisionOutcome:
         try:
             outcome: DecisionOutcome = await asyncio.wait_for(
                 self.handle.execute_update(

@@ -1,8 +1,12 @@
 """Journeys: start one, read one, read its event timeline.
 
-A client's journey is the workflow `journey-<client id>` (its latest run). Starting checks the
-decision with the domain first, stores contact details apart from events, then starts the
-workflow; a client has at most one open journey, and may start again once it has closed.
+Client ids are per clinic. A client's journey is the workflow
+`journey_workflow_id(client id, clinic)` (its latest run): `journey-<client id>` in the clinic
+"default", `journey-<clinic>~<client id>` in any other. Every route resolves a client id in the
+CALLER's clinic, so another clinic's client does not exist for a caller (404, and nothing of it
+is read). Starting checks the decision with the domain first, stores contact details apart from
+events (under the clinic), then starts the workflow; a client has at most one open journey, and
+may start again once it has closed.
 """
 
 from __future__ import annotations
@@ -79,19 +83,34 @@ async def query_view(handle: WorkflowHandle[Any, Any]) -> JourneyView | None:
 
 
 def may_see(clinician: Clinician, view: JourneyView) -> bool:
-    """Therapists and prescribers: their own clients; ops: the clients of their clinic."""
+    """Therapists and prescribers: their own clients; ops: the clients of their clinic. Never a
+    journey of another clinic."""
+    if view.clinic_id != clinician.clinic_id:
+        return False
     if clinician.role is Role.THERAPIST:
         return view.therapist_id == clinician.clinician_id
     if clinician.role is Role.PRESCRIBER:
         return view.prescriber_id == clinician.clinician_id
-    return clinician.is_ops and view.clinic_id == clinician.clinic_id
+    return clinician.is_ops
+
+
+async def clinic_view(api: Services, clinician: Clinician, client_id: str) -> JourneyView | None:
+    """The view of the journey of `client_id` in the caller's clinic; None if there is none.
+
+    A journey of another clinic is never returned, even one filed under the clinic "default"'s
+    form of workflow id before clinics were told apart: for the caller it does not exist.
+    """
+    view = await query_view(api.journey(client_id, clinician.clinic_id))
+    if view is None or view.clinic_id != clinician.clinic_id:
+        return None
+    return view
 
 
 async def visible_view(
     api: Services, clinician: Clinician, client_id: str, resource: Resource
 ) -> JourneyView:
     """The journey's view if the caller may read it (the read is logged either way)."""
-    view = await query_view(api.journey(client_id))
+    view = await clinic_view(api, clinician, client_id)
     outcome: ReadOutcome = "ok"
     if view is None:
         outcome = "not_found"
@@ -187,15 +206,17 @@ _ALREADY_OPEN = Rejection(
 )
 
 
-async def workflow_status(api: Services, client_id: str) -> WorkflowExecutionStatus | None:
-    """The status of the client's latest journey run; None if there never was one.
+async def workflow_status(
+    api: Services, client_id: str, clinic_id: str
+) -> WorkflowExecutionStatus | None:
+    """The status of the clinic's client's latest journey run; None if there never was one.
 
     The raw RPC, not `handle.describe()`: the status is all we need, and it does not decode the
     run's search attributes.
     """
     request = DescribeWorkflowExecutionRequest(
         namespace=api.temporal.namespace,
-        execution=WorkflowExecution(workflow_id=journey_workflow_id(client_id)),
+        execution=WorkflowExecution(workflow_id=journey_workflow_id(client_id, clinic_id)),
     )
     try:
         response = await api.temporal.workflow_service.describe_workflow_execution(
@@ -208,11 +229,11 @@ async def workflow_status(api: Services, client_id: str) -> WorkflowExecutionSta
     return WorkflowExecutionStatus(response.workflow_execution_info.status)
 
 
-async def _open_journey(api: Services, client_id: str) -> JourneyView | None:
-    """The client's open journey, if any. Waits a little for a closed one to finish."""
-    if await workflow_status(api, client_id) != WorkflowExecutionStatus.RUNNING:
+async def _open_journey(api: Services, client_id: str, clinic_id: str) -> JourneyView | None:
+    """The clinic's client's open journey, if any. Waits a little for a closed one to finish."""
+    if await workflow_status(api, client_id, clinic_id) != WorkflowExecutionStatus.RUNNING:
         return None
-    handle = api.journey(client_id)
+    handle = api.journey(client_id, clinic_id)
     view = await query_view(handle)
     if view is None or view.closed_reason is None:
         return view
@@ -244,7 +265,8 @@ async def _wait_recorded(api: Services, journey_id: str) -> bool:
 )
 async def start_journey(body: StartJourneyBody, clinician: CurrentClinician, api: Api) -> Journey:
     journey_id = f"j-{uuid.uuid4().hex}"
-    workflow_id = journey_workflow_id(body.client_id)
+    # In the caller's clinic: a start for another clinic is refused below, filed under this id.
+    workflow_id = journey_workflow_id(body.client_id, clinician.clinic_id)
     start = StartJourney(
         decision_id=f"start-{journey_id}",
         actor=clinician.actor,
@@ -264,7 +286,7 @@ async def start_journey(body: StartJourneyBody, clinician: CurrentClinician, api
     if isinstance(decided, Rejection):
         raise await _refuse_start(api, clinician, start, decided, workflow_id)
     await _check_assignees(api, start)
-    open_journey = await _open_journey(api, body.client_id)
+    open_journey = await _open_journey(api, body.client_id, start.clinic_id)
     if open_journey is not None:
         raise await _refuse_start(api, clinician, start, _ALREADY_OPEN, open_journey.journey_id)
     if body.contact is not None:
@@ -276,6 +298,7 @@ async def start_journey(body: StartJourneyBody, clinician: CurrentClinician, api
                 email=body.contact.email,
                 phone=body.contact.phone,
                 keys=api.keys,  # sealed at rest
+                clinic_id=start.clinic_id,
             )
         except ClientErasedError:
             raise ApiError(

@@ -5,6 +5,10 @@ decision carries its reference (`note_ref`), never its text. Erasure (ops, on th
 request) empties the contact details and every note's text; the event log stays whole and
 foldable. With payload keys, a note's text is sealed at rest (`privacy.fields`), bound to its
 note; notes written before sealing are read as they are until `carepath keys reseal`.
+
+Client ids are per clinic: notes carry their clinic, and erasure reaches the caller's clinic's
+client only. A client the caller's clinic does not know (no contact details, no journey, no note)
+is 404 and nothing is erased.
 """
 
 from __future__ import annotations
@@ -34,13 +38,22 @@ NoteRef = Annotated[str, Path(pattern=r"^n-[0-9a-f]{32}$", description="a note's
 
 TABLE = "psychotherapy_notes"
 _INSERT = """
-INSERT INTO psychotherapy_notes (note_id, journey_id, client_id, author_id, body, sealed_with)
-VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at
+INSERT INTO psychotherapy_notes (note_id, journey_id, client_id, author_id, body, sealed_with,
+                                 clinic_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at
 """
 _READ = "SELECT * FROM psychotherapy_notes WHERE note_id = $1"
 _ERASE = """
 UPDATE psychotherapy_notes SET body = NULL, sealed_with = NULL, erased_at = now()
- WHERE client_id = $1 AND erased_at IS NULL
+ WHERE clinic_id = $1 AND client_id = $2 AND erased_at IS NULL
+"""
+# Does the clinic know this client: contact details, a journey or a note?
+_KNOWN = """
+SELECT EXISTS (SELECT 1 FROM clients WHERE clinic_id = $1 AND client_id = $2)
+    OR EXISTS (SELECT 1 FROM events
+                WHERE event_type = 'journey_started' AND data->>'client_id' = $2
+                  AND data->>'clinic_id' = $1)
+    OR EXISTS (SELECT 1 FROM psychotherapy_notes WHERE clinic_id = $1 AND client_id = $2)
 """
 
 
@@ -92,6 +105,7 @@ async def write_note(
         clinician.clinician_id,
         stored["body"],
         sealed_with,
+        view.clinic_id,
     )
     return NoteCreated(note_ref=note_ref, created_at=created)
 
@@ -104,7 +118,11 @@ async def write_note(
 )
 async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) -> Note:
     row = await api.pool.fetchrow(_READ, note_ref)
-    mine = row is not None and row["author_id"] == clinician.clinician_id
+    mine = (
+        row is not None
+        and row["author_id"] == clinician.clinician_id
+        and row["clinic_id"] == clinician.clinic_id
+    )
 
     async def record(outcome: ReadOutcome) -> None:
         await record_read(
@@ -146,22 +164,28 @@ async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) ->
 @router.delete(
     "/clients/{client_id}",
     response_model=Erasure,
-    summary="Erase a client's contact details and note texts on request (ops); events stay",
+    summary="Erase a client of your clinic's contact details and note texts on request (ops); "
+    "events stay",
     responses=ERRORS,
 )
 async def erase(client_id: ClientId, clinician: CurrentClinician, api: Api) -> Erasure:
     require_ops(clinician)
+    clinic = clinician.clinic_id
     async with api.pool.acquire() as conn, conn.transaction():
-        erased = await erase_client(conn, client_id)
-        notes = await conn.execute(_ERASE, client_id)
+        known = await conn.fetchval(_KNOWN, clinic, client_id)
+        if known:
+            erased = await erase_client(conn, client_id, clinic_id=clinic)
+            notes = await conn.execute(_ERASE, clinic, client_id)
     await record_read(
         api.pool,
         clinician,
         client_id=client_id,
         journey_id=None,
         resource="erasure",
-        outcome="ok",
+        outcome="ok" if known else "not_found",
     )
+    if not known:  # another clinic's client is not known here either: the same answer
+        raise ApiError(404, "no such client in your clinic")
     return Erasure(
         client_id=client_id,
         contact_erased=erased is not None,

@@ -1,7 +1,9 @@
 """Audit log of accepted decisions: who decided what, when, on which journey, with what effect.
 
 Rejected decisions are not events; the API records them in `audit_rejected`. The `audit` view
-shows both.
+shows both. Each row names its clinic: the one its journey started in (the stream's first event,
+`journey_started`, is stored before any later event of the stream), so `GET /audit` shows a
+clinic its own rows only.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from projections.runner import Conn
 _SEPARATOR = chr(31)
 _UPSERT = """
 INSERT INTO audit_accepted (journey_id, decision_id, decision_type, actor_id, actor_role,
-                            decided_at, event_types, first_position)
+                            decided_at, event_types, first_position, clinic_id)
 SELECT journey_id, decision_id, decision_type, actor_id, actor_role, decided_at::timestamptz,
-       string_to_array(event_types, chr(31)), first_position
+       string_to_array(event_types, chr(31)), first_position,
+       (SELECT e.data->>'clinic_id' FROM events e
+         WHERE e.stream_id = u.journey_id AND e.stream_version = 1
+           AND e.event_type = 'journey_started')
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::bigint[])
        AS u (journey_id, decision_id, decision_type, actor_id, actor_role, decided_at,

@@ -2,7 +2,7 @@
 (its own task queue), a fresh PostgreSQL database per test, and the app over ASGI.
 
 `api` holds five clinicians registered with real tokens: ops, two therapists, two prescribers,
-all in the clinic "default".
+all in the clinic "default"; and three of another clinic, "other": `ops_b`, `th_b`, `rx_b`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from eventstore.pgtypes import Pool
 from projections import ProjectionRunner, all_projections
 from tests.temporal import terminate_if_running, time_skipping_server
 from workers.worker import build_worker
-from workflows.messages import journey_workflow_id
+from workflows.messages import DEFAULT_CLINIC, journey_workflow_id
+
+OTHER_CLINIC = "other"
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -38,6 +40,7 @@ class User:
     clinician_id: str
     token: str
     role: str
+    clinic: str = DEFAULT_CLINIC
 
     @property
     def headers(self) -> dict[str, str]:
@@ -55,11 +58,14 @@ class Api:
     th2: User
     rx: User
     rx2: User
-    clients: set[str] = field(default_factory=set)
+    ops_b: User  # the clinic "other"
+    th_b: User
+    rx_b: User
+    clients: set[tuple[str, str]] = field(default_factory=set)  # (clinic, client id)
 
-    def new_client(self) -> str:
+    def new_client(self, clinic: str = DEFAULT_CLINIC) -> str:
         client_id = f"cl-{uuid.uuid4().hex[:10]}"
-        self.clients.add(client_id)
+        self.clients.add((clinic, client_id))
         return client_id
 
     async def start(
@@ -71,15 +77,16 @@ class Api:
         prescriber: User | None = None,
         **extra: Any,
     ) -> httpx.Response:
+        user = user or self.ops
         client_id = client_id or self.new_client()
-        self.clients.add(client_id)
+        self.clients.add((extra.get("clinic_id") or user.clinic, client_id))
         body = {
             "client_id": client_id,
             "therapist_id": (therapist or self.th).clinician_id,
             "prescriber_id": (prescriber or self.rx).clinician_id,
             **extra,
         }
-        return await self.http.post("/journeys", json=body, headers=(user or self.ops).headers)
+        return await self.http.post("/journeys", json=body, headers=user.headers)
 
     async def started(self, user: User | None = None, **kwargs: Any) -> str:
         """A new journey's client id."""
@@ -108,20 +115,20 @@ class Api:
     async def catch_up(self) -> None:
         await ProjectionRunner(self.pool, all_projections()).catch_up()
 
-    async def finish(self, client_id: str) -> None:
+    async def finish(self, client_id: str, clinic: str = DEFAULT_CLINIC) -> None:
         """Wait until the journey's workflow has completed (a closed journey drains first)."""
-        await self.env.client.get_workflow_handle(journey_workflow_id(client_id)).result()
+        await self.env.client.get_workflow_handle(journey_workflow_id(client_id, clinic)).result()
 
     async def terminate_all(self) -> None:
         """Leave no journey running for the next test (the time-skipping server is shared)."""
-        for client_id in self.clients:
-            handle = self.env.client.get_workflow_handle(journey_workflow_id(client_id))
+        for clinic, client_id in self.clients:
+            handle = self.env.client.get_workflow_handle(journey_workflow_id(client_id, clinic))
             await terminate_if_running(handle)
 
 
-async def register(pool: Pool, name: str, role: str) -> User:
-    clinician_id, token = await add_user(pool, name, role)
-    return User(clinician_id, token, role)
+async def register(pool: Pool, name: str, role: str, clinic: str = DEFAULT_CLINIC) -> User:
+    clinician_id, token = await add_user(pool, name, role, clinic)
+    return User(clinician_id, token, role, clinic)
 
 
 @pytest_asyncio.fixture
@@ -147,6 +154,9 @@ async def api(
             th2=await register(db_pool, "Tara Therapist", "therapist"),
             rx=await register(db_pool, "Rex Prescriber", "prescriber"),
             rx2=await register(db_pool, "Rita Prescriber", "prescriber"),
+            ops_b=await register(db_pool, "Otto Ops", "ops", OTHER_CLINIC),
+            th_b=await register(db_pool, "Thea Therapist", "therapist", OTHER_CLINIC),
+            rx_b=await register(db_pool, "Rolf Prescriber", "prescriber", OTHER_CLINIC),
         )
         try:
             yield harness

@@ -210,18 +210,12 @@ async def test_a_closed_journey_refuses_decisions_while_it_drains(api: Api) -> N
 
 
 async def test_ops_of_another_clinic_may_not_decide(api: Api) -> None:
-    from api.users import add_user
-
+    """Client ids are per clinic: another clinic's client does not exist for the caller."""
     client_id = await api.started()
-    other_id, token = await add_user(api.pool, "Otto Ops", "ops", clinic_id="elsewhere")
-    response = await api.http.post(
-        f"/journeys/{client_id}/decisions",
-        json={"type": "pause", "decision_id": "d-1"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 403
-    seen = await api.http.get(
-        f"/journeys/{client_id}", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert seen.status_code == 403
-    assert other_id.startswith("ops-")
+    response = await api.decide(api.ops_b, client_id, "pause", "d-1")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "this client has no journey", "code": "not_started"}
+    seen = await api.get(api.ops_b, f"/journeys/{client_id}")
+    assert seen.status_code == 404
+    assert seen.json() == (await api.get(api.ops_b, "/journeys/cl-nobody")).json()
+    assert (await api.get(api.ops, f"/journeys/{client_id}")).json()["status"] == "active"
