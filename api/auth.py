@@ -2,6 +2,11 @@
 
 A token is 256 random bits; only its hash is kept (`api_tokens`), so a copy of the database
 does not yield working tokens. The clinician behind a token is the actor of every decision.
+A token works until it is revoked or expires (`expires_at`, `CAREPATH_TOKEN_TTL_DAYS` after it
+was issued); either way it answers 401 alike. Failed sign-ins are counted per client address
+(`api.guards.FailureThrottle`): past `CAREPATH_AUTH_FAILURE_LIMIT` within
+`CAREPATH_AUTH_FAILURE_WINDOW` seconds, that address is answered 429 with Retry-After, whatever
+token it sends, until the window has passed.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import Services, services
 from api.errors import ApiError
+from api.guards import FailureThrottle
 from domain import Actor, Role
+from eventstore.pgtypes import Pool
 
 TOKEN_PREFIX = "cp_"
 MAX_TOKEN_LENGTH = 200
@@ -29,7 +36,8 @@ _bearer = HTTPBearer(
 )
 
 _LOOKUP = """
-SELECT t.token_hash, t.revoked_at, c.clinician_id, c.role, c.clinic_id
+SELECT t.token_hash, t.revoked_at IS NULL AND t.expires_at > now() AS valid,
+       c.clinician_id, c.role, c.clinic_id
   FROM api_tokens t JOIN clinicians c USING (clinician_id)
  WHERE t.token_hash = $1
 """
@@ -65,27 +73,50 @@ def _unauthorized(detail: str, error: str | None = None) -> ApiError:
     return ApiError(401, detail, headers={"WWW-Authenticate": challenge})
 
 
-async def current_clinician(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api: Annotated[Services, Depends(services)],
-) -> Clinician:
-    """The clinician whose token came with the request; 401 otherwise."""
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized("a bearer token is required")
-    token = credentials.credentials
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise _unauthorized("the token is not valid", "invalid_token")
+def throttled(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        f"too many failed sign-ins from your address: try again in {retry_after} seconds",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def clinician_of_token(pool: Pool, token: str) -> Clinician | None:
+    """The clinician of a token that works now; None if it is unknown, revoked or expired."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
     digest = token_hash(token)
-    row = await api.pool.fetchrow(_LOOKUP, digest)
-    if (
-        row is None
-        or not hmac.compare_digest(row["token_hash"], digest)
-        or row["revoked_at"] is not None
-    ):
-        raise _unauthorized("the token is not valid", "invalid_token")
+    row = await pool.fetchrow(_LOOKUP, digest)
+    if row is None or not hmac.compare_digest(row["token_hash"], digest) or not row["valid"]:
+        return None
     return Clinician(
         clinician_id=row["clinician_id"], role=Role(row["role"]), clinic_id=row["clinic_id"]
     )
+
+
+def source_of(request: Request) -> str:
+    """Where the request comes from, for the sign-in throttle: the client's address."""
+    return request.client.host if request.client else "unknown"
+
+
+async def current_clinician(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api: Annotated[Services, Depends(services)],
+) -> Clinician:
+    """The clinician whose token came with the request; 401 otherwise, 429 while throttled."""
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("a bearer token is required")
+    throttle: FailureThrottle | None = getattr(request.app.state, "auth_throttle", None)
+    source = source_of(request)
+    if throttle is not None and (wait := throttle.retry_after(source)) is not None:
+        raise throttled(wait)
+    clinician = await clinician_of_token(api.pool, credentials.credentials)
+    if clinician is None:
+        if throttle is not None:
+            throttle.failed(source)
+        raise _unauthorized("the token is not valid", "invalid_token")
+    return clinician
 
 
 CurrentClinician = Annotated[Clinician, Depends(current_clinician)]

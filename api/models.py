@@ -183,7 +183,15 @@ class AuditEntry(_Out):
     rejection_code: str | None = None
     reason: str | None = None
     event_types: list[str] = []
-    read: str | None = Field(default=None, description="reads: what was read")
+    read: str | None = Field(
+        default=None,
+        description="reads: what was read; admin actions (in the access log too): `audit` (the "
+        "audit log was read), `user_added`, `token_issued`, `tokens_revoked`, `tokens_rotated`, "
+        "`users_listed` (by `carepath users`, actor `cli:<user>`, role `admin`), `erasure`",
+    )
+    subject_id: str | None = Field(
+        default=None, description="admin actions: the clinician concerned"
+    )
 
 
 class Health(_Out):

@@ -9,6 +9,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -124,7 +125,103 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli import register as register_client_verbs
 
     register_client_verbs(sub)
+    _register_user_verbs(sub)
     return parser
+
+
+def _when(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from api.cli import _show, _with_pool, table
+    from api.users import list_users
+
+    users = _with_pool(lambda pool: list_users(pool, args.clinic))
+    answer = [
+        {
+            "clinician_id": user.clinician_id,
+            "role": user.role,
+            "clinic_id": user.clinic_id,
+            "name": user.display_name,
+            "tokens": [
+                {
+                    "created_at": token.created_at.isoformat(),
+                    "expires_at": token.expires_at.isoformat(),
+                    "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+                    "state": token.state,
+                }
+                for token in user.tokens
+            ],
+        }
+        for user in users
+    ]
+    rows = [
+        [
+            user.clinician_id,
+            user.role,
+            user.clinic_id,
+            user.display_name,
+            _when(token.created_at) if token else None,
+            _when(token.expires_at) if token else None,
+            _when(token.revoked_at) if token else None,
+            token.state if token else "no token",
+        ]
+        for user in users
+        for token in (user.tokens or (None,))
+    ]
+    headers = ["clinician", "role", "clinic", "name", "token issued", "expires", "revoked", "state"]
+    return _show(args, answer, lambda _: table(rows, headers) if rows else "no clinicians")
+
+
+def _users_rotate(args: argparse.Namespace) -> int:
+    from api.cli import REFUSED, CliError, _show, _with_pool
+    from api.users import rotate_token
+
+    try:
+        rotated = _with_pool(lambda pool: rotate_token(pool, args.clinician_id))
+    except LookupError:
+        raise CliError(REFUSED, "no such clinician") from None
+    answer = {
+        "clinician_id": args.clinician_id,
+        "token": rotated.token,
+        "revoked": rotated.revoked,
+        "expires_at": rotated.expires_at.isoformat(),
+    }
+    return _show(
+        args,
+        answer,
+        lambda a: (
+            f"token {a['token']}\n"
+            f"revoked {a['revoked']} older token(s); this one expires "
+            f"{_when(rotated.expires_at)}\n"
+            "The token is shown only this once: hand it to the clinician (CAREPATH_API_TOKEN)."
+        ),
+    )
+
+
+def _register_user_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`carepath users list|rotate`, beside `users add|token|revoke` (api/cli.py)."""
+    from api.cli import _guarded
+
+    verbs = next(
+        action
+        for action in sub.choices["users"]._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    listing = verbs.add_parser(
+        "list",
+        help="clinicians, roles, clinics and when their tokens were issued, expire, were revoked",
+    )
+    listing.add_argument("--clinic", help="only this clinic's clinicians")
+    listing.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+    listing.set_defaults(run=_guarded(_users_list))
+    rotate = verbs.add_parser(
+        "rotate", help="revoke a clinician's tokens and issue a new one (printed once)"
+    )
+    rotate.add_argument("clinician_id")
+    rotate.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+    rotate.set_defaults(run=_guarded(_users_rotate))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
