@@ -1,11 +1,13 @@
 """The audit trail: every decision (accepted or rejected) and every read of a journey.
 
 Accepted decisions come from the `audit_accepted` projection; rejected ones are written here to
-`audit_rejected` (they are not events); reads go to `access_log`. `GET /audit` shows them all,
-newest first, to ops. Ids, codes and plain-words reasons only.
+`audit_rejected` (they are not events); reads go to `access_log`. `GET /audit` shows them,
+newest first, to ops: the rows of the caller's clinic only, whatever the filters. Every row names
+its clinic: rejections and reads the caller's (the only clinic a caller can reach), accepted
+decisions their journey's. Ids, codes and plain-words reasons only.
 
 A rejection or a read that found no journey is filed under the workflow id
-(`journey-<client id>`) instead of a journey id.
+(`journey_workflow_id(client id, caller's clinic)`) instead of a journey id.
 """
 
 from __future__ import annotations
@@ -21,47 +23,49 @@ from api.models import AuditEntry, ErrorBody
 from domain import Rejection
 from domain.vocabulary import OpaqueId
 from eventstore.pgtypes import Pool
-from workflows.messages import journey_workflow_id
+from workflows.messages import client_of_journey_workflow, journey_workflow_id
 
 router = APIRouter(tags=["audit"])
 
 ReadOutcome = Literal["ok", "forbidden", "not_found", "unreadable"]
-Resource = Literal["journey", "events", "outcomes", "caseload", "note", "erasure", "audit"]
+Resource = Literal[
+    "journey", "events", "outcomes", "caseload", "note", "erasure", "decision", "audit"
+]
 
 _RECORD_REJECTED = """
 INSERT INTO audit_rejected (journey_id, decision_id, decision_type, actor_id, actor_role,
-                            rejection_code, reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+                            rejection_code, reason, clinic_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 _RECORD_READ = """
 INSERT INTO access_log (journey_id, workflow_id, client_id, actor_id, actor_role, resource,
-                        outcome)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        outcome, clinic_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 _JOURNEYS_OF_CLIENT = """
 SELECT stream_id FROM events
- WHERE event_type = 'journey_started' AND data->>'client_id' = $1
+ WHERE event_type = 'journey_started' AND data->>'client_id' = $1 AND data->>'clinic_id' = $2
 """
 _CLIENTS_OF_JOURNEYS = """
 SELECT stream_id, data->>'client_id' AS client_id FROM events
  WHERE stream_id = ANY($1::text[]) AND stream_version = 1 AND event_type = 'journey_started'
 """
 # $1: journeys to keep (NULL: all), $2: client id for reads (NULL: all), $3: actor (NULL: all),
-# $4: include decisions, $5: include reads, $6: limit, $7: before (NULL: now).
+# $4: include decisions, $5: include reads, $6: limit, $7: before (NULL: now), $8: the clinic.
 _LIST = """
 SELECT * FROM (
     SELECT 'decision' AS kind, decided_at AS at, journey_id, NULL::text AS client_id,
            actor_id, actor_role, outcome, decision_id, decision_type, rejection_code, reason,
            event_types, NULL::text AS read, NULL::text AS subject_id
       FROM audit
-     WHERE $4 AND ($1::text[] IS NULL OR journey_id = ANY($1::text[]))
+     WHERE $4 AND clinic_id = $8 AND ($1::text[] IS NULL OR journey_id = ANY($1::text[]))
        AND ($3::text IS NULL OR actor_id = $3)
        AND ($7::timestamptz IS NULL OR decided_at < $7)
     UNION ALL
     SELECT 'read', read_at, journey_id, client_id, actor_id, actor_role, outcome, NULL, NULL,
            NULL, NULL, ARRAY[]::text[], resource, subject_id
       FROM access_log
-     WHERE $5 AND ($2::text IS NULL OR client_id = $2)
+     WHERE $5 AND clinic_id = $8 AND ($2::text IS NULL OR client_id = $2)
        AND ($3::text IS NULL OR actor_id = $3)
        AND ($7::timestamptz IS NULL OR read_at < $7)
 ) AS entries
@@ -88,6 +92,7 @@ async def record_rejection(
         clinician.role.value,
         rejection.code.value,
         rejection.reason,
+        clinician.clinic_id,
     )
 
 
@@ -103,12 +108,13 @@ async def record_read(
     await pool.execute(
         _RECORD_READ,
         journey_id,
-        journey_workflow_id(client_id) if client_id else None,
+        journey_workflow_id(client_id, clinician.clinic_id) if client_id else None,
         client_id,
         clinician.clinician_id,
         clinician.role.value,
         resource,
         outcome,
+        clinician.clinic_id,
     )
 
 
@@ -117,8 +123,8 @@ def _client_of(journey_id: str | None, known: dict[str, str]) -> str | None:
         return None
     if journey_id in known:
         return known[journey_id]
-    prefix = journey_workflow_id("")
-    return journey_id.removeprefix(prefix) if journey_id.startswith(prefix) else None
+    filed = client_of_journey_workflow(journey_id)  # a rejection that found no journey
+    return filed[1] if filed else None
 
 
 async def _record_audit_read(api: Services, clinician: Clinician, outcome: ReadOutcome) -> None:
@@ -148,8 +154,9 @@ async def audit_log(
     require_ops(clinician)
     journeys: list[str] | None = None
     if client_id is not None:
-        rows = await api.pool.fetch(_JOURNEYS_OF_CLIENT, client_id)
-        journeys = [row["stream_id"] for row in rows] + [journey_workflow_id(client_id)]
+        rows = await api.pool.fetch(_JOURNEYS_OF_CLIENT, client_id, clinician.clinic_id)
+        filed = journey_workflow_id(client_id, clinician.clinic_id)
+        journeys = [row["stream_id"] for row in rows] + [filed]
     rows = await api.pool.fetch(
         _LIST,
         journeys,
@@ -159,6 +166,7 @@ async def audit_log(
         kind in (None, "read"),
         limit,
         before,
+        clinician.clinic_id,
     )
     unknown = sorted({r["journey_id"] for r in rows if r["client_id"] is None and r["journey_id"]})
     known = {
