@@ -67,3 +67,15 @@ class ReferralRequest(_Message):
 class ReferralOutcome(_Message):
     accepted: bool
     partner_reference: str | None = None
+
+
+class ReconcileInput(_Message):
+    after: str = ""  # journey ids after this one (paging)
+    page_size: int = Field(default=200, ge=1, le=1000)
+
+
+class ReconcileOutcome(_Message):
+    checked: int
+    closed: list[str]  # journey ids closed as ended outside the pathway
+    notifications: list[NotificationRequest] = []
+    next_after: str | None = None  # where the next page starts; None: that was the last

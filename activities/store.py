@@ -45,6 +45,10 @@ class StoreActivities:
     def __init__(self, store: EventStore) -> None:
         self._store = store
 
+    @property
+    def store(self) -> EventStore:
+        return self._store
+
     @activity.defn(name="append_events")
     async def append_events(self, request: AppendRequest) -> AppendOutcome:
         events = [to_new_event(request, i) for i in range(len(request.events))]

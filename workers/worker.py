@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from activities.channels import Channel, SmsGatewayChannel, SmtpChannel
 from activities.followups import FollowUpActivities
 from activities.notify import Messaging, NotifyActivities
+from activities.reconcile import ReconcileActivities
 from activities.referral import ReferralActivities
 from activities.store import StoreActivities
 from config.settings import Settings
@@ -18,8 +19,15 @@ from eventstore import EventStore
 from privacy.keys import load_key_ring
 from workflows.followups import DailyDigestWorkflow, FollowUpCheckInWorkflow, FollowUpSweepWorkflow
 from workflows.journey import JourneyWorkflow
+from workflows.reconcile import ReconcileJourneysWorkflow
 
-WORKFLOWS = [JourneyWorkflow, FollowUpSweepWorkflow, FollowUpCheckInWorkflow, DailyDigestWorkflow]
+WORKFLOWS = [
+    JourneyWorkflow,
+    FollowUpSweepWorkflow,
+    FollowUpCheckInWorkflow,
+    DailyDigestWorkflow,
+    ReconcileJourneysWorkflow,
+]
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
@@ -55,6 +63,7 @@ def build_worker(
     notify = NotifyActivities(pool, channels, messaging)
     followups = FollowUpActivities(pool, channels, messaging, namespace=settings.temporal_namespace)
     referral = ReferralActivities(settings.referral_url, settings.referral_token)
+    reconcile = ReconcileActivities(pool, client, store.store)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -68,6 +77,7 @@ def build_worker(
             followups.start_check_ins,
             followups.record_check_in,
             followups.send_daily_digests,
+            reconcile.reconcile_journeys,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

@@ -5,8 +5,11 @@
   maintenance reminders after completed courses (`workflows/followups.py`).
 - `carepath-daily-digest`, daily at `settings.digest_hour` clinic time: each clinician's overdue
   journeys and safety holds.
+- `carepath-journey-reconcile`, every RECONCILE_MINUTES: journeys whose workflow was terminated
+  (or timed out, failed, replaced) outside the pathway are closed in the store
+  (`workflows/reconcile.py`).
 
-Both skip a run while the previous one is still going (overlap SKIP) and, after an outage, still
+All skip a run while the previous one is still going (overlap SKIP) and, after an outage, still
 take a missed run if the server is back within the catch-up window. Times are in
 `settings.schedule_time_zone`. An update keeps the schedule's state: a schedule ops paused in
 the UI stays paused.
@@ -37,6 +40,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.messages import ReconcileInput
 from config.settings import Settings
 from workflows.followups import (
     DailyDigestWorkflow,
@@ -44,10 +48,13 @@ from workflows.followups import (
     FollowUpSweepWorkflow,
     SweepInput,
 )
+from workflows.reconcile import ReconcileJourneysWorkflow
 
 FOLLOW_UP_SWEEP = "carepath-follow-up-sweep"
 DAILY_DIGEST = "carepath-daily-digest"
-SCHEDULE_IDS = (FOLLOW_UP_SWEEP, DAILY_DIGEST)
+RECONCILE = "carepath-journey-reconcile"
+SCHEDULE_IDS = (FOLLOW_UP_SWEEP, DAILY_DIGEST, RECONCILE)
+RECONCILE_MINUTES = 15  # how long a terminated journey may show as open, at most
 FOLLOW_UP_HOUR = 10  # survey invitations reach clients mid-morning, clinic time
 SWEEP_CATCH_UP = timedelta(hours=12)  # the sweep is idempotent: a late run is harmless
 DIGEST_CATCH_UP = timedelta(hours=4)  # a digest much later than the morning is stale
@@ -97,9 +104,28 @@ def clinic_schedules(settings: Settings) -> list[ClinicSchedule]:
         spec=_daily(settings.digest_hour, time_zone, "each clinician's daily digest"),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=DIGEST_CATCH_UP),
     )
+    every = ScheduleCalendarSpec(
+        minute=(ScheduleRange(0, 59, RECONCILE_MINUTES),),
+        hour=(ScheduleRange(0, 23),),
+        comment="journeys ended outside the pathway",
+    )
+    reconcile = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileJourneysWorkflow.run,
+            ReconcileInput(),
+            id=RECONCILE,
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(hours=1),
+        ),
+        spec=ScheduleSpec(calendars=[every], time_zone_name=time_zone),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=RECONCILE_MINUTES)
+        ),
+    )
     return [
         ClinicSchedule(FOLLOW_UP_SWEEP, sweep, SweepInput),
         ClinicSchedule(DAILY_DIGEST, digest, DigestInput),
+        ClinicSchedule(RECONCILE, reconcile, ReconcileInput),
     ]
 
 

@@ -39,6 +39,8 @@ from workflows.schedules import (
     DAILY_DIGEST,
     FOLLOW_UP_HOUR,
     FOLLOW_UP_SWEEP,
+    RECONCILE,
+    RECONCILE_MINUTES,
     SCHEDULE_IDS,
     apply_schedules,
     clinic_schedules,
@@ -82,7 +84,7 @@ async def test_apply_creates_the_schedules_and_applying_again_changes_nothing(
 ) -> None:
     config = settings()
 
-    assert await apply_schedules(temporal, config) == [FOLLOW_UP_SWEEP, DAILY_DIGEST]
+    assert await apply_schedules(temporal, config) == list(SCHEDULE_IDS)
     before = await describe_all(temporal)
     assert await apply_schedules(temporal, config) == []
     after = await describe_all(temporal)
@@ -102,6 +104,12 @@ async def test_apply_creates_the_schedules_and_applying_again_changes_nothing(
         assert schedule.action.task_queue == config.task_queue
     assert sweep.action.workflow == "FollowUpSweep"  # type: ignore[attr-defined]
     assert digest.action.workflow == "DailyDigest"  # type: ignore[attr-defined]
+    reconcile = after[RECONCILE].schedule
+    assert reconcile.action.workflow == "ReconcileJourneys"  # type: ignore[attr-defined]
+    assert reconcile.policy.overlap is ScheduleOverlapPolicy.SKIP
+    assert [tuple(c.minute) for c in reconcile.spec.calendars] == [
+        (ScheduleRange(0, 59, RECONCILE_MINUTES),)
+    ]
     [args] = await temporal.data_converter.decode(digest.action.args, [DigestInput])  # type: ignore[attr-defined]
     assert args == DigestInput(time_zone="America/Chicago")
     # 06:00 in Chicago is 11:00 or 12:00 UTC, depending on daylight saving time.
@@ -119,7 +127,7 @@ async def test_encrypted_payloads_still_compare_equal(
         data_converter=data_converter(config),
     )
 
-    assert await apply_schedules(encrypting, config) == [FOLLOW_UP_SWEEP, DAILY_DIGEST]
+    assert await apply_schedules(encrypting, config) == list(SCHEDULE_IDS)
     assert await apply_schedules(encrypting, config) == []
 
 
@@ -197,9 +205,6 @@ async def test_the_cli_verb_applies_the_schedules(
     second = await asyncio.to_thread(run)
 
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines() == [f"{FOLLOW_UP_SWEEP}: applied", f"{DAILY_DIGEST}: applied"]
+    assert first.stdout.splitlines() == [f"{s}: applied" for s in SCHEDULE_IDS]
     assert second.returncode == 0, second.stderr
-    assert second.stdout.splitlines() == [
-        f"{FOLLOW_UP_SWEEP}: unchanged",
-        f"{DAILY_DIGEST}: unchanged",
-    ]
+    assert second.stdout.splitlines() == [f"{s}: unchanged" for s in SCHEDULE_IDS]
