@@ -62,7 +62,8 @@ async def test_a_terminated_journey_is_closed_and_a_running_one_is_left_alone(
     # The store's fold still says what the running journey's workflow says.
     state = await running.handle.query("state")
     stored = await event_store.read_stream(running.journey_id)
-    assert fold(parse_event(r.data) for r in stored).version == state["version"]
+    folded = fold(parse_event(r.data) for r in stored)
+    assert folded is not None and folded.version == state["version"]
 
 
 async def test_a_journey_replaced_after_a_terminate_leaves_one_open_row(
@@ -79,5 +80,5 @@ async def test_a_journey_replaced_after_a_terminate_leaves_one_open_row(
     outcome = await _sweep(journeys, db_pool)
     assert outcome.closed == [first.journey_id]
     closed = parse_event((await event_store.read_stream(first.journey_id))[-1].data)
-    assert closed.detail == "replaced"
+    assert closed.type == "journey_closed" and closed.detail == "replaced"
     assert await _open_rows(db_pool) == [second.journey_id]
