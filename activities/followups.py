@@ -31,14 +31,22 @@ from domain.followups import (
 )
 from domain.notifications import Recipient, Template
 from domain.vocabulary import Instrument, Status
-from workflows.messages import journey_workflow_id
+from workflows.messages import (
+    CHECK_IN_PREFIX,
+    DEFAULT_CLINIC,
+    clinic_scoped,
+    journey_workflow_id,
+)
 
 CHECK_IN_WORKFLOW = "FollowUpCheckIn"  # the workflow type the sweep starts
 
 
-def check_in_workflow_id(journey_id: str, check_in: str) -> str:
-    """One check-in of one journey: opaque ids only."""
-    return f"followup-{journey_id}-{check_in}"
+def check_in_workflow_id(journey_id: str, check_in: str, clinic_id: str = DEFAULT_CLINIC) -> str:
+    """One check-in of one journey: opaque ids only. Like journeys, a check-in of the clinic
+    "default" is `followup-<journey id>-<check-in>`, of any other clinic
+    `followup-<clinic>~<journey id>-<check-in>`: its clinic follows from its id
+    (`workflows.messages.clinic_of_workflow`, which the payload codec stamps payloads with)."""
+    return CHECK_IN_PREFIX + clinic_scoped(clinic_id, f"{journey_id}-{check_in}")
 
 
 def maintenance_key(journey_id: str, number: int) -> str:
@@ -119,19 +127,21 @@ class DigestOutcome(_Message):
 
 # Completed journeys that are their client's latest (a client who started again gets no more
 # follow-ups for the course before), with what the sweep needs from the folded state. Erased
-# clients get nothing more. (The projection may store `state` as a JSON string: unwrapped here.)
+# clients get nothing more. Client ids are per clinic: a client is (clinic, client id).
+# (The projection may store `state` as a JSON string: unwrapped here.)
 _COMPLETED = """
 WITH candidates AS (
     SELECT journey_id, client_id, therapist_id, clinic_id, status, closed_reason,
            CASE jsonb_typeof(state) WHEN 'string' THEN (state #>> '{}')::jsonb ELSE state END AS s
       FROM caseload
-     WHERE client_id IN (
-         SELECT client_id FROM caseload WHERE status = 'closed' AND closed_reason = 'completed'
+     WHERE (clinic_id, client_id) IN (
+         SELECT clinic_id, client_id FROM caseload
+          WHERE status = 'closed' AND closed_reason = 'completed'
      )
 ), latest AS (
-    SELECT DISTINCT ON (client_id) *
+    SELECT DISTINCT ON (clinic_id, client_id) *
       FROM candidates
-     ORDER BY client_id, (s->>'started_at')::timestamptz DESC, journey_id DESC
+     ORDER BY clinic_id, client_id, (s->>'started_at')::timestamptz DESC, journey_id DESC
 )
 SELECT journey_id, client_id, therapist_id, clinic_id,
        COALESCE(
@@ -144,7 +154,9 @@ SELECT journey_id, client_id, therapist_id, clinic_id,
   FROM latest
  WHERE status = 'closed' AND closed_reason = 'completed'
    AND NOT EXISTS (
-       SELECT 1 FROM clients e WHERE e.client_id = latest.client_id AND e.erased_at IS NOT NULL
+       SELECT 1 FROM clients e
+        WHERE e.clinic_id = latest.clinic_id AND e.client_id = latest.client_id
+          AND e.erased_at IS NOT NULL
    )
 """
 _STARTED = (
@@ -262,7 +274,10 @@ class FollowUpActivities:
         running: list[str] = []
         finished: list[str] = []
         for n, check_in in enumerate(request.check_ins):
-            workflow_id = check_in_workflow_id(check_in.journey.journey_id, check_in.check_in)
+            journey = check_in.journey
+            workflow_id = check_in_workflow_id(
+                journey.journey_id, check_in.check_in, journey.clinic_id
+            )
             try:
                 await client.start_workflow(
                     CHECK_IN_WORKFLOW,
@@ -314,7 +329,7 @@ class FollowUpActivities:
             overdue = is_overdue(state, request.as_of)
             if not (held or overdue):
                 continue
-            workflow_id = journey_workflow_id(row["client_id"])
+            workflow_id = journey_workflow_id(row["client_id"], row["clinic_id"])
             for recipient, recipient_id in (
                 (Recipient.THERAPIST, row["therapist_id"]),
                 (Recipient.PRESCRIBER, row["prescriber_id"]),

@@ -19,6 +19,7 @@ from eventstore import get_client
 from privacy.fields import SealedFieldError, UnknownFieldKeyError
 from privacy.keys import KeyRing
 from privacy.links import TOKEN_PATTERN, survey_token
+from workflows.messages import clinic_of_workflow
 
 CLAIM = """
 INSERT INTO notifications (idempotency_key, journey_id, template, recipient_role, status)
@@ -99,8 +100,18 @@ class NotifyActivities:
     async def _contacts(self, request: NotificationRequest) -> list[Contact]:
         notice = request.notice
         if notice.recipient is Recipient.CLIENT:
+            # Client ids are per clinic: the journey's workflow id names its clinic.
+            clinic = clinic_of_workflow(request.journey_id)
+            if clinic is None:
+                activity.logger.warning(
+                    "no clinic for a client notice: nothing sent",
+                    extra={"template": notice.template.value},
+                )
+                return []
             try:
-                client = await get_client(self._pool, request.client_id, keys=self._messaging.keys)
+                client = await get_client(
+                    self._pool, request.client_id, keys=self._messaging.keys, clinic_id=clinic
+                )
             except UnknownFieldKeyError as error:
                 # Sealed with a key this worker lacks (a host missed a rotation step): another
                 # worker, or this one restarted on the right keys, can still send it.

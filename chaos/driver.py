@@ -41,7 +41,13 @@ from eventstore import upsert_client
 from eventstore.pgtypes import Pool
 from privacy.keys import KeyRing
 from workflows.journey import JourneyWorkflow
-from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
+from workflows.messages import (
+    DEFAULT_CLINIC,
+    DecisionOutcome,
+    DecisionRequest,
+    JourneyInput,
+    journey_workflow_id,
+)
 from workflows.rejections import rejection_from_error
 
 # How long a client waits for an answer before it sends the same decision again (same
@@ -102,7 +108,7 @@ class Journey:
 
     @property
     def workflow_id(self) -> str:
-        return journey_workflow_id(self.plan.client_id)
+        return journey_workflow_id(self.plan.client_id, DEFAULT_CLINIC)
 
 
 class Driver:
@@ -307,6 +313,7 @@ class Driver:
                 email=f"{plan.client_id}@clients.example",
                 phone=None,
                 keys=self.keys,
+                clinic_id=DEFAULT_CLINIC,  # the plans' journeys start in it
             )
 
         if not await self._retry_db(record, contact):

@@ -17,7 +17,8 @@ from cryptography.exceptions import InvalidTag
 from privacy.derived import NONCE_BYTES, SURVEY_LINK, b64url, derived_cipher, unb64url
 from privacy.keys import KeyRing
 
-_CHECK_IN_ID = re.compile(r"followup-[A-Za-z0-9_.:-]{1,400}")
+# `followup-<journey id>-<check-in>`; another clinic's than "default": `followup-<clinic>~...`.
+_CHECK_IN_ID = re.compile(r"followup-[A-Za-z0-9_.:~-]{1,400}")
 TOKEN_PATTERN = r"^[A-Za-z0-9_.:-]{1,1000}$"
 
 

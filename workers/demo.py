@@ -99,7 +99,7 @@ async def seed_demo(client: Client, settings: Settings, now: datetime | None = N
             handle = await client.start_workflow(
                 JourneyWorkflow.run,
                 JourneyInput(start=start),
-                id=journey_workflow_id(client_id),
+                id=journey_workflow_id(client_id, start.clinic_id),
                 task_queue=settings.task_queue,
                 static_summary=static_summary(client_id, start.journey_id),
             )

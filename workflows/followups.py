@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CHECK_IN_WORKFLOW,
         CheckInInput,
         CheckInRecord,
+        CompletedJourney,
         DigestOutcome,
         DigestRequest,
         FollowUpActivities,
@@ -128,13 +129,18 @@ class DigestInput(_Message):
     time_zone: str = "UTC"
 
 
-async def _notify(client_id: str, notice: Notice, within: timedelta = timedelta(hours=24)) -> None:
-    """Send one notice (idempotent on its key), trying for `within`; a failure is logged."""
+async def _notify(
+    journey: CompletedJourney, notice: Notice, within: timedelta = timedelta(hours=24)
+) -> None:
+    """Send one notice (idempotent on its key), trying for `within`; a failure is logged. The
+    journey's workflow id names its clinic: the client's contact details are looked up there."""
     try:
         await workflow.execute_activity_method(
             NotifyActivities.send_notification,
             NotificationRequest(
-                client_id=client_id, journey_id=journey_workflow_id(client_id), notice=notice
+                client_id=journey.client_id,
+                journey_id=journey_workflow_id(journey.client_id, journey.clinic_id),
+                notice=notice,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=within,
@@ -193,7 +199,7 @@ class FollowUpSweepWorkflow:
             template=Template.MAINTENANCE_DUE,
         )
         # Not for long: the sweep should finish; one not sent is tried again the next day.
-        await _notify(journey.client_id, notice, within=timedelta(hours=1))
+        await _notify(journey, notice, within=timedelta(hours=1))
 
 
 @workflow.defn(name=CHECK_IN_WORKFLOW)
@@ -273,7 +279,7 @@ class FollowUpCheckInWorkflow:
             template=Template.SURVEY_RISK_FLAGGED,
             urgent=True,
         )
-        self._alerts.append(asyncio.create_task(_notify(journey.client_id, notice)))
+        self._alerts.append(asyncio.create_task(_notify(journey, notice)))
 
     async def _record(
         self,
@@ -309,7 +315,7 @@ class FollowUpCheckInWorkflow:
             at=closes_at,
             survey=workflow.info().workflow_id,
         )
-        await _notify(journey.client_id, notice)
+        await _notify(journey, notice)
 
     def _publish(self) -> None:
         answered = len(self._input.instruments) - len(self._outstanding())

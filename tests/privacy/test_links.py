@@ -39,6 +39,16 @@ def test_the_longest_check_in_ids_still_make_links() -> None:
     assert re.fullmatch(TOKEN_PATTERN, token) and check_in_of(keys, token) == longest
 
 
+def test_another_clinics_check_ins_make_links_too() -> None:
+    from activities.followups import check_in_workflow_id
+
+    keys = ring("k1")
+    check_in = check_in_workflow_id("j-7f3a9c", "week-2", "clinic-b")
+    assert check_in == "followup-clinic-b~j-7f3a9c-week-2"
+    token = survey_token(keys, check_in)
+    assert re.fullmatch(TOKEN_PATTERN, token) and check_in_of(keys, token) == check_in
+
+
 def test_an_altered_link_opens_nothing() -> None:
     keys = ring("k1")
     key_id, body = survey_token(keys, CHECK_IN).split(".")

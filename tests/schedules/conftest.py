@@ -109,12 +109,17 @@ class FollowUps:
             )
 
     async def start_check_in(
-        self, journey_id: str, client_id: str, check_in: str = "week-2", **fields: Any
+        self,
+        journey_id: str,
+        client_id: str,
+        check_in: str = "week-2",
+        clinic_id: str = "default",
+        **fields: Any,
     ) -> WorkflowHandle[FollowUpCheckInWorkflow, Any]:
         journey = CompletedJourney(
-            journey_id=journey_id, client_id=client_id, therapist_id="th-1", clinic_id="default"
+            journey_id=journey_id, client_id=client_id, therapist_id="th-1", clinic_id=clinic_id
         )
-        workflow_id = check_in_workflow_id(journey_id, check_in)
+        workflow_id = check_in_workflow_id(journey_id, check_in, clinic_id)
         handle = await self.env.client.start_workflow(
             FollowUpCheckInWorkflow.run,
             CheckInInput(journey=journey, check_in=check_in, due_at=await self.now(), **fields),
@@ -124,12 +129,14 @@ class FollowUps:
         self.workflow_ids.add(workflow_id)
         return handle
 
-    async def notices(self, client_id: str) -> list[tuple[str, str, str]]:
+    async def notices(
+        self, client_id: str, clinic_id: str = "default"
+    ) -> list[tuple[str, str, str]]:
         """(key, template, recipient role) of every notice about a client's journey, in order."""
         rows = await self.pool.fetch(
             "SELECT idempotency_key, template, recipient_role FROM notifications "
             "WHERE journey_id = $1 ORDER BY created_at, idempotency_key",
-            journey_workflow_id(client_id),
+            journey_workflow_id(client_id, clinic_id),
         )
         return [(r["idempotency_key"], r["template"], r["recipient_role"]) for r in rows]
 

@@ -80,7 +80,7 @@ async def test_each_clinician_gets_their_overdue_and_held_journeys_as_ids_and_li
             keys=None,
         )
         await followups.caseload.add(journey_id, stories[name])
-        journeys[name] = journey_workflow_id(client_id)
+        journeys[name] = journey_workflow_id(client_id, "default")
 
     outcome = await followups.digest()
 

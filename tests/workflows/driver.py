@@ -121,7 +121,7 @@ class JourneyDriver:
         handle = await self.env.client.start_workflow(
             JourneyWorkflow.run,
             JourneyInput(start=start, **({"search_attributes": False} | input_fields)),
-            id=journey_workflow_id(client_id),
+            id=journey_workflow_id(client_id, start.clinic_id),
             task_queue=self.task_queue,
         )
         self.started.append(handle)
