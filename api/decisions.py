@@ -36,6 +36,7 @@ from api.models import DecisionAnswer
 from domain import Command, Rejection, RejectionCode
 from domain.commands import StartJourney
 from domain.view import JourneyView
+from workflows.fingerprints import REUSED, decision_fingerprint
 from workflows.messages import DecisionOutcome, DecisionRequest, journey_workflow_id
 from workflows.rejections import rejection_from_error
 
@@ -137,6 +138,8 @@ class _Decision:
             _DECIDED, view.journey_id, self.command.decision_id
         )
         outcome = await self._decide(view)
+        if outcome.fingerprint not in (None, decision_fingerprint(self.command)):
+            raise await self.refuse(REUSED)  # Temporal answered the first update of this id
         if decided_before is not None or self._someone_elses(outcome):
             await record_read(
                 self.api.pool,

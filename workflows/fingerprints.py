@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from domain import Command
+from domain import Command, Rejection, RejectionCode
+
+REUSED = Rejection(
+    code=RejectionCode.DECISION_ID_REUSED,
+    reason="this decision id was already used for another decision: use a new decision id",
+)
 
 
 def decision_fingerprint(command: Command) -> str:

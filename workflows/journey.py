@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.view import JourneyView, journey_view
     from domain.vocabulary import EndedHow
     from workflows.details import current_details, not_recorded_details
-    from workflows.fingerprints import decision_fingerprint
+    from workflows.fingerprints import REUSED, decision_fingerprint
     from workflows.messages import (
         Carried,
         DecisionOutcome,
@@ -176,13 +176,7 @@ class JourneyWorkflow:
         first = self._recent.get(command.decision_id)
         known = first.fingerprint if first else self._in_flight.get(command.decision_id)
         if known is not None and known != fingerprint:
-            raise rejection_error(
-                Rejection(
-                    code=RejectionCode.DECISION_ID_REUSED,
-                    reason="this decision id was already used for another decision: "
-                    "use a new decision id",
-                )
-            )
+            raise rejection_error(REUSED)
 
     async def _decide_and_store(self, command: Command) -> DecisionOutcome:
         decision_id = command.decision_id
