@@ -11,27 +11,35 @@ import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from workers.dev import DevOptions
+
+
+def dev_options(args: argparse.Namespace, settings: Settings) -> DevOptions:
+    """`carepath dev`'s ports: the flags, else the settings (`CAREPATH_API_PORT`, …)."""
+    from workers.dev import DevOptions
+
+    return DevOptions(
+        host=args.host,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        api_port=args.api_port if args.api_port is not None else settings.api_port,
+        codec_port=args.codec_port if args.codec_port is not None else settings.codec_port,
+        demo=args.demo,
+    )
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from workers.dev import DevOptions
     from workers.dev import main as run_dev
 
     settings = get_settings()
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    options = DevOptions(
-        host=args.host,
-        temporal_port=args.temporal_port,
-        ui_port=args.ui_port,
-        api_port=args.api_port,
-        codec_port=args.codec_port,
-        demo=args.demo,
-    )
-    return run_dev(settings, options)
+    return run_dev(settings, dev_options(args, settings))
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -101,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1", help="address every server binds to")
     dev.add_argument("--temporal-port", type=int, default=7233)
     dev.add_argument("--ui-port", type=int, default=8233)
-    dev.add_argument("--api-port", type=int, default=8000)
-    dev.add_argument("--codec-port", type=int, default=8234)
+    dev.add_argument("--api-port", type=int, default=None, help="default: CAREPATH_API_PORT")
+    dev.add_argument("--codec-port", type=int, default=None, help="default: CAREPATH_CODEC_PORT")
     dev.add_argument("--data-dir", type=Path, default=None, help="default: .carepath/")
     dev.add_argument("--demo", action="store_true", help="seed a few journeys at different stages")
     dev.set_defaults(run=_dev)
