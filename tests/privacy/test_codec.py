@@ -8,9 +8,16 @@ import secrets
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    ActivitySerializationContext,
+    SerializationContext,
+    WorkflowSerializationContext,
+)
 
 from privacy import EncryptionCodec, PayloadTamperedError, UnknownKeyError
+from privacy.codec import stamp_of
 from privacy.keys import KeyConfigError, add_key, generate_key_file, parse_keys, read_key_file
 
 
@@ -135,3 +142,72 @@ def test_a_key_change_keeps_the_files_mode_its_symlink_and_a_private_backup(
     backup = real.with_name(real.name + ".bak")
     assert read_key_file(backup) == first and backup.stat().st_mode & 0o777 == 0o640
     assert not list(real.parent.glob(".*.tmp"))
+
+
+def _context(workflow_id: str | None, kind: str = "workflow") -> SerializationContext:
+    if kind == "workflow":
+        assert workflow_id is not None
+        return WorkflowSerializationContext(namespace="default", workflow_id=workflow_id)
+    return ActivitySerializationContext(
+        namespace="default",
+        activity_id="1",
+        activity_type="append_events",
+        activity_task_queue="q",
+        workflow_id=workflow_id,
+        workflow_type="Journey",
+        is_local=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("workflow_id", "kind", "clinic"),
+    [
+        ("journey-cl-1", "workflow", "default"),
+        ("journey-other~cl-1", "workflow", "other"),
+        ("journey-other~cl-1", "activity", "other"),
+        ("followup-j-1-week-2", "activity", "default"),
+        ("followup-other~j-1-week-2", "workflow", "other"),
+        ("carepath-follow-up-sweep-2026-12-01T10:00:00Z", "workflow", "*"),
+        (None, "activity", "*"),  # an activity not started by a workflow
+    ],
+)
+async def test_each_payload_is_stamped_with_its_workflows_clinic(
+    workflow_id: str | None, kind: str, clinic: str
+) -> None:
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    scoped = codec.with_context(_context(workflow_id, kind))
+    [sealed] = await scoped.encode([Payload(metadata={"encoding": b"json/plain"}, data=CANARY)])
+    assert sealed.metadata["carepath-clinic"] == clinic.encode()
+    assert stamp_of(sealed) == clinic
+    assert (await codec.decode([sealed]))[0].data == CANARY  # workers decode every clinic's
+    [unscoped] = await codec.encode([Payload(data=b"x")])
+    assert stamp_of(unscoped) == "*"
+
+
+async def test_the_stamp_is_bound_to_the_ciphertext() -> None:
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    [sealed] = await codec.for_clinic("other").encode([Payload(data=CANARY)])
+    for change in ("swap", "drop"):
+        altered = Payload()
+        altered.CopyFrom(sealed)
+        if change == "swap":
+            altered.metadata["carepath-clinic"] = b"default"
+        else:
+            del altered.metadata["carepath-clinic"]
+        with pytest.raises(PayloadTamperedError):
+            await codec.decode([altered])
+
+
+async def test_payloads_written_before_stamping_still_decrypt() -> None:
+    ring = parse_keys(f"k1:{key()}")
+    nonce = secrets.token_bytes(12)
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=CANARY)
+    legacy = Payload(  # the format before clinics: the key id alone as associated data
+        metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k1"},
+        data=nonce + AESGCM(ring.keys["k1"]).encrypt(nonce, plain.SerializeToString(), b"k1"),
+    )
+    assert stamp_of(legacy) is None
+    assert await EncryptionCodec(ring).decode([legacy]) == [plain]
+    legacy.metadata["carepath-clinic"] = b"default"  # a stamp added afterwards does not open
+    with pytest.raises(PayloadTamperedError):
+        await EncryptionCodec(ring).decode([legacy])

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
 
 from api.users import add_user, revoke_tokens
 from config.settings import Settings
@@ -114,3 +116,91 @@ async def test_tampered_payloads_fail_loudly(codec: EncryptionCodec, db_pool: Po
         answer = await http.post("/decode", json=encoded)
         assert answer.status_code == 422 and "authentication" in answer.json()["detail"]
         assert (await http.post("/decode", json={"nope": 1})).status_code == 422
+
+
+def as_json(payload: Payload) -> dict[str, object]:
+    return {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+        "data": base64.b64encode(payload.data).decode(),
+    }
+
+
+def legacy(codec: EncryptionCodec, payload: Payload) -> Payload:
+    """Encrypted the way payloads were before they named their clinic."""
+    key_id = codec.current_key_id
+    ring_key = codec._ring.keys[key_id]
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(ring_key).encrypt(nonce, payload.SerializeToString(), key_id.encode())
+    return Payload(
+        metadata={"encoding": b"binary/encrypted", "encryption-key-id": key_id.encode()},
+        data=nonce + sealed,
+    )
+
+
+async def test_ops_see_their_clinics_payloads_only_and_refusals_are_audited(
+    production: httpx.AsyncClient, codec: EncryptionCodec, db_pool: Pool
+) -> None:
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=CANARY)
+    sealed = {
+        "default": codec.for_clinic("default").encrypt(plain),
+        "other": codec.for_clinic("other").encrypt(plain),
+        "nobody": codec.encrypt(plain),  # no clinic: the deployment's schedules
+        "legacy": legacy(codec, plain),  # before clinics were told apart: the clinic default's
+    }
+    body = {"payloads": [as_json(p) for p in sealed.values()]}
+    ops_a, token_a = await add_user(db_pool, "Ops A", "ops", "default")
+    ops_b, token_b = await add_user(db_pool, "Ops B", "ops", "other")
+    shown: dict[str, set[str]] = {}
+    for clinic, token in (("default", token_a), ("other", token_b)):
+        answer = await production.post(
+            "/decode", json=body, headers={"Authorization": f"Bearer {token}", "Origin": UI}
+        )
+        assert answer.status_code == 200
+        back = answer.json()["payloads"]
+        shown[clinic] = set()
+        for name, sent, got in zip(sealed, body["payloads"], back, strict=True):
+            if base64.b64decode(got["data"]) == CANARY:
+                shown[clinic].add(name)
+            else:
+                assert got == sent  # refused: as it came
+    assert shown == {"default": {"default", "legacy"}, "other": {"other"}}
+    rows = await db_pool.fetch(
+        "SELECT actor_id, clinic_id, payloads, refused FROM codec_access_log ORDER BY id"
+    )
+    assert [tuple(r.values()) for r in rows] == [(ops_a, "default", 2, 2), (ops_b, "other", 1, 3)]
+
+
+async def test_only_ops_may_use_the_codec_server(
+    production: httpx.AsyncClient, codec: EncryptionCodec, db_pool: Pool
+) -> None:
+    body = {"payloads": [as_json(codec.for_clinic("default").encrypt(Payload(data=CANARY)))]}
+    for role in ("therapist", "prescriber"):
+        _, token = await add_user(db_pool, f"Dr {role}", role)
+        headers = {"Authorization": f"Bearer {token}"}
+        decoded = await production.post("/decode", json=body, headers=headers)
+        assert decoded.status_code == 403 and CANARY.decode() not in decoded.text
+        assert (
+            await production.post("/encode", json=plain_body(), headers=headers)
+        ).status_code == 403
+    rows = await db_pool.fetch("SELECT actor_role, payloads, refused FROM codec_access_log")
+    assert sorted(tuple(r.values()) for r in rows) == [("prescriber", 0, 1), ("therapist", 0, 1)]
+
+
+async def test_encode_stamps_the_callers_clinic_and_a_swapped_stamp_fails(
+    production: httpx.AsyncClient, db_pool: Pool
+) -> None:
+    _, token = await add_user(db_pool, "Ops B", "ops", "other")
+    _, token_a = await add_user(db_pool, "Ops A", "ops", "default")
+    encoded = (
+        await production.post(
+            "/encode", json=plain_body(), headers={"Authorization": f"Bearer {token}"}
+        )
+    ).json()
+    [payload] = encoded["payloads"]
+    assert base64.b64decode(payload["metadata"]["carepath-clinic"]) == b"other"
+    payload["metadata"]["carepath-clinic"] = base64.b64encode(b"default").decode()
+    swapped = await production.post(
+        "/decode", json=encoded, headers={"Authorization": f"Bearer {token_a}"}
+    )
+    assert swapped.status_code == 422 and "authentication" in swapped.json()["detail"]
+    assert CANARY.decode() not in swapped.text
