@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain import ClosedReason, DueKind, Protocol, Role, Stage, Status
 from domain.view import JourneyView
-from domain.vocabulary import OpaqueId
+from domain.vocabulary import OpaqueId, PlainText
 from workflows.messages import DecisionOutcome
 
 
@@ -28,9 +28,9 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whit
 class Contact(_In):
     """The client's contact details: stored apart from the journey's events, erasable."""
 
-    display_name: Text | None = None
-    email: Annotated[str, StringConstraints(min_length=3, max_length=320)] | None = None
-    phone: Annotated[str, StringConstraints(min_length=3, max_length=40)] | None = None
+    display_name: Annotated[Text, PlainText] | None = None
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320), PlainText] | None = None
+    phone: Annotated[str, StringConstraints(min_length=3, max_length=40), PlainText] | None = None
 
 
 class StartJourneyBody(_In):

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from domain.protocol import Protocol
+from domain.protocol import NewProtocol, Protocol
 from domain.vocabulary import (
     Actor,
     AdverseEventSeverity,
@@ -19,12 +19,16 @@ from domain.vocabulary import (
     EndedHow,
     FollowUpOutcome,
     Instrument,
+    Label,
     OpaqueId,
+    PlainText,
     ReasonCode,
     SessionMode,
 )
 
-Goal = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Goal = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), PlainText
+]
 
 
 class _Command(BaseModel):
@@ -57,7 +61,7 @@ class StartJourney(_Command):
     therapist_id: OpaqueId
     prescriber_id: OpaqueId
     clinic_id: OpaqueId = "default"
-    protocol: Protocol = Field(default_factory=Protocol)
+    protocol: NewProtocol = Field(default_factory=Protocol)
 
 
 class RecordScreening(_Command):
@@ -68,7 +72,7 @@ class RecordScreening(_Command):
 
 class RecordConsent(_Command):
     type: Literal["record_consent"] = "record_consent"
-    consent_version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    consent_version: Label
     signed_at: AwareDatetime
 
 
@@ -206,7 +210,7 @@ class RecordDueReached(_Command):
 
     type: Literal["record_due_reached"] = "record_due_reached"
     kind: DueKind
-    ref: str
+    ref: OpaqueId  # a due item's ref: a session id, "referral", "intake", …
     due_at: AwareDatetime
 
 

@@ -1,15 +1,17 @@
 """The clinic's protocol: every number of the pathway, tunable and versioned.
 
 A journey records the protocol it started with, so a new protocol never changes a running one.
+`Protocol` reads a recorded protocol as it was recorded; `NewProtocol` is one a journey may start
+with now (its version a plain `Label`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from domain.vocabulary import Contraindication
+from domain.vocabulary import Contraindication, Label
 
 ABSOLUTE_EXCLUSIONS: frozenset[Contraindication] = frozenset(
     {
@@ -88,3 +90,18 @@ class Protocol(BaseModel):
         if self.follow_up_doses_authorized > self.max_doses_per_authorization:
             raise ValueError("follow-up doses exceed the per-authorization maximum")
         return self
+
+
+class _NewVersion(BaseModel):
+    version: Label
+
+
+def _new(protocol: Protocol) -> Protocol:
+    # Errors read as the protocol's own: `protocol.version`.
+    _NewVersion(version=protocol.version)
+    return protocol
+
+
+# A protocol a journey may start with. Not on `Protocol` itself: journey_started events hold
+# protocols recorded before versions were checked, and they must still read.
+NewProtocol = Annotated[Protocol, AfterValidator(_new)]

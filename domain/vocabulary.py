@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 
 class Stage(StrEnum):
@@ -130,6 +131,30 @@ OpaqueId = Annotated[
 ]
 # A short machine-readable reason code, not free text.
 ReasonCode = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")]
+
+# What text from outside may not hold: C0 and C1 control characters and DEL; surrogates, which
+# in a Python string are always unpaired (not UTF-8: PostgreSQL refuses them, as it refuses NUL);
+# and Unicode's noncharacters, which are not meant for interchange.
+_NOT_PLAIN = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"\\U{plane:04x}fffe\\U{plane:04x}ffff" for plane in range(17))
+    + "]"
+)
+
+
+def _plain_text(text: str) -> str:
+    # A ValueError: the API answers a value_error with these words (never with the input).
+    if _NOT_PLAIN.search(text):
+        raise ValueError(
+            "must be plain text, without control characters, unpaired surrogates or noncharacters"
+        )
+    return text
+
+
+# Add to a str type that takes text from outside: Annotated[str, StringConstraints(...), PlainText]
+PlainText = AfterValidator(_plain_text)
+# A short label from outside (a consent form's or a protocol's version): plain, 1 to 40 characters.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=40), PlainText]
 
 
 class Actor(BaseModel):
