@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from domain import ClosedReason, DueKind, Protocol, Role, Stage, Status
+from domain import ClosedReason, DueKind, Role, Stage, Status
+from domain.protocol import NewProtocol
 from domain.view import JourneyView
 from domain.vocabulary import OpaqueId, PlainText
 from workflows.messages import DecisionOutcome
@@ -24,6 +26,21 @@ class _Out(BaseModel):
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _not_a_number(value: object) -> object:
+    """pydantic would read `0.5` or `"1700000000"` as a Unix time: a date-time here is ISO 8601."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value.strip())
+    ):
+        raise ValueError("a date-time in ISO 8601 is expected, e.g. 2026-12-01T10:00:00Z")
+    return value
+
+
+# A date-time as the OpenAPI document says (`format: date-time`), never a number.
+IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+
 
 class Contact(_In):
     """The client's contact details: stored apart from the journey's events, erasable."""
@@ -38,7 +55,7 @@ class StartJourneyBody(_In):
     therapist_id: OpaqueId
     prescriber_id: OpaqueId
     clinic_id: OpaqueId | None = Field(default=None, description="default: the caller's clinic")
-    protocol: Protocol | None = Field(default=None, description="default: the current protocol")
+    protocol: NewProtocol | None = Field(default=None, description="default: the current protocol")
     contact: Contact | None = None
 
 
