@@ -303,3 +303,42 @@ async def test_the_api_process_serves_until_sigterm_and_exits_cleanly(
     lines = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
     assert any(line.get("event") == "api stopped" for line in lines), err.decode()[-3000:]
     assert all(line.get("process") == "api" for line in lines)
+
+
+async def test_the_cli_with_another_clinics_token_finds_no_such_client(
+    served: Served, db_pool: Pool
+) -> None:
+    from api.users import add_user
+
+    _, ops = await add_user(db_pool, "Olive Ops", "ops")
+    therapist, th = await add_user(db_pool, "Theo Therapist", "therapist")
+    prescriber, _ = await add_user(db_pool, "Rex Prescriber", "prescriber")
+    other_id, other_ops = await add_user(db_pool, "Otto Ops", "ops", "other")
+    client_id = f"cl-{uuid.uuid4().hex[:8]}"
+    started = await served.cli(
+        "journey", "start", client_id, "--therapist", therapist, "--prescriber", prescriber,
+        token=ops,
+    )  # fmt: skip
+    assert started.code == 0, started.err
+
+    show, events, decide, nobody, audit = await asyncio.gather(
+        served.cli("journey", "show", client_id, token=other_ops),
+        served.cli("journey", "events", client_id, token=other_ops),
+        served.cli("decide", client_id, "pause", "--reason", "client_request", token=other_ops),
+        served.cli("journey", "show", "cl-nobody", token=other_ops),
+        served.cli("audit", "--client", client_id, "--json", token=other_ops),
+    )
+    for run in (show, events, decide):
+        assert run.code == 1, run.out
+        assert "no journey (404)" in run.err
+        assert therapist not in run.out + run.err and prescriber not in run.out + run.err
+    assert show.err == nobody.err.replace("cl-nobody", client_id)
+    assert audit.code == 0, audit.err
+    entries = audit.json()  # the other clinic's own attempts on that id, nothing of ours
+    assert isinstance(entries, list)
+    mine = await served.cli("journey", "show", client_id, "--json", token=th)
+    assert mine.code == 0, mine.err
+    view = mine.json()
+    assert isinstance(view, dict) and view["status"] == "active" and view["version"] == 1
+    assert all(e["actor_id"] == other_id for e in entries)
+    assert all(e["journey_id"] != view["journey_id"] for e in entries)
