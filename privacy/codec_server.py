@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import signal
 from dataclasses import dataclass
 from typing import Any
@@ -31,17 +30,12 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payload
 
-from api.auth import token_hash
+from api.auth import clinician_of_token
 from config.settings import Settings
 from privacy.codec import EncryptionCodec, is_encrypted, stamp_of
 
 COOKIE = "carepath_token"
 DEFAULT_CLINIC = "default"
-_LOOKUP = """
-SELECT t.token_hash, t.revoked_at, c.clinician_id, c.role, c.clinic_id
-  FROM api_tokens t JOIN clinicians c USING (clinician_id)
- WHERE t.token_hash = $1
-"""
 _AUDIT = """
 INSERT INTO codec_access_log (actor_id, actor_role, namespace, payloads, refused, clinic_id)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -120,15 +114,10 @@ def create_codec_app(settings: Settings, codec: EncryptionCodec, pool: asyncpg.P
             token = auth[7:].strip()
         if not token:
             raise HTTPException(401, "credentials are required", {"WWW-Authenticate": "Bearer"})
-        digest = token_hash(token)
-        row = await pool.fetchrow(_LOOKUP, digest)
-        if (
-            row is None
-            or row["revoked_at"] is not None
-            or not hmac.compare_digest(row["token_hash"], digest)
-        ):
+        clinician = await clinician_of_token(pool, token)  # unknown, revoked or expired: None
+        if clinician is None:
             raise HTTPException(401, "the token is not valid", {"WWW-Authenticate": "Bearer"})
-        return Caller(row["clinician_id"], row["role"], row["clinic_id"])
+        return Caller(clinician.clinician_id, clinician.role.value, clinician.clinic_id)
 
     async def audit(request: Request, who: Caller, shown: int, refused: int) -> None:
         namespace = request.headers.get("x-namespace")

@@ -204,3 +204,20 @@ async def test_encode_stamps_the_callers_clinic_and_a_swapped_stamp_fails(
     )
     assert swapped.status_code == 422 and "authentication" in swapped.json()["detail"]
     assert CANARY.decode() not in swapped.text
+
+
+async def test_an_expired_token_decodes_nothing(
+    production: httpx.AsyncClient, codec: EncryptionCodec, db_pool: Pool
+) -> None:
+    clinician_id, token = await add_user(db_pool, "Ops A", "ops")
+    await db_pool.execute(
+        "UPDATE api_tokens SET created_at = now() - interval '2 days',"
+        " expires_at = now() - interval '1 day' WHERE clinician_id = $1",
+        clinician_id,
+    )
+    body = {"payloads": [as_json(codec.for_clinic("default").encrypt(Payload(data=CANARY)))]}
+    answer = await production.post(
+        "/decode", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 401 and CANARY.decode() not in answer.text
+    assert await db_pool.fetchval("SELECT count(*) FROM codec_access_log") == 0
