@@ -4,7 +4,7 @@ Each route of the app (its routes as FastAPI holds them, and the OpenAPI documen
 `MATRIX` (or is listed in `PUBLIC`): the status it answers for each role (therapist, prescriber,
 ops, all of the clinic "default") on each subject — the caller's own client, another
 clinician's client of the same clinic, a client of another clinic — and for each token case
-(none, bad, revoked). A route without a row fails the test, and so does a row without a route.
+(none, bad, revoked, expired). A route without a row fails the test, and so does a row without a route.
 
 Cross-clinic cells never answer 2xx, answer exactly what a client that does not exist gets
 (status and body), reveal none of the other clinic's ids, names, contact details or notes, and
@@ -34,7 +34,7 @@ SUBJECTS: tuple[Subject, ...] = ("own", "colleague", "other_clinic")
 
 # Token cases every authenticated route answers 401 to, before anything else happens.
 # ("expired": added with token expiry, as another case here.)
-TOKEN_CASES: tuple[str, ...] = ("none", "bad", "revoked")
+TOKEN_CASES: tuple[str, ...] = ("none", "bad", "revoked", "expired")
 
 PHQ9 = [1, 1, 1, 1, 1, 1, 1, 1, 0]
 CONTACT = {"display_name": "Wren Q. Example", "email": "wren@example.org", "phone": "+15550101"}
@@ -54,6 +54,7 @@ class World:
     notes: dict[str, str]  # subject -> a note's reference (own: th's; colleague: th2's; ...)
     other_journey: str  # the other clinic's journey id
     revoked: User
+    expired: User
     nobody: str = field(default_factory=lambda: f"cl-nobody-{uuid.uuid4().hex[:8]}")
     nobody_note: str = "n-" + "0" * 32
 
@@ -290,7 +291,13 @@ async def _world(api: Api) -> World:
     revoked = await register(api.pool, "Rhea Revoked", "therapist")
     await revoke_tokens(api.pool, revoked.clinician_id)
     await api.catch_up()  # the read models (caseload, audit, outcomes) hold both clinics
-    return World(api, own, colleague, other, notes, other_journey, revoked)
+    expired = await register(api.pool, "Ezra Expired", "ops")
+    await api.pool.execute(
+        "UPDATE api_tokens SET created_at = now() - interval '2 days',"
+        " expires_at = now() - interval '1 day' WHERE clinician_id = $1",
+        expired.clinician_id,
+    )
+    return World(api, own, colleague, other, notes, other_journey, revoked, expired)
 
 
 def _headers(w: World, case: str) -> dict[str, str]:
@@ -298,6 +305,7 @@ def _headers(w: World, case: str) -> dict[str, str]:
         "none": {},
         "bad": {"Authorization": "Bearer cp_" + "x" * 43},
         "revoked": w.revoked.headers,
+        "expired": w.expired.headers,
     }[case]
 
 
