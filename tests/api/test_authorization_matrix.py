@@ -4,7 +4,8 @@ Each route of the app (its routes as FastAPI holds them, and the OpenAPI documen
 `MATRIX` (or is listed in `PUBLIC`): the status it answers for each role (therapist, prescriber,
 ops, all of the clinic "default") on each subject — the caller's own client, another
 clinician's client of the same clinic, a client of another clinic — and for each token case
-(none, bad, revoked, expired). A route without a row fails the test, and so does a row without a route.
+(none, bad, revoked, expired). A route without a row fails the test, and so does a row
+without a route.
 
 Cross-clinic cells never answer 2xx, answer exactly what a client that does not exist gets
 (status and body), reveal none of the other clinic's ids, names, contact details or notes, and
