@@ -12,14 +12,13 @@ A rejection or a read that found no journey is filed under the workflow id
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from api.auth import Clinician, CurrentClinician, require_ops
 from api.context import Api, Services
-from api.models import AuditEntry, ErrorBody
+from api.models import AuditEntry, ErrorBody, IsoDateTime
 from domain import Rejection
 from domain.vocabulary import OpaqueId
 from eventstore.pgtypes import Pool
@@ -145,7 +144,7 @@ async def audit_log(
     client_id: Annotated[OpaqueId | None, Query(description="only this client")] = None,
     clinician_id: Annotated[OpaqueId | None, Query(description="only this clinician")] = None,
     kind: Annotated[Literal["decision", "read"] | None, Query()] = None,
-    before: Annotated[datetime | None, Query(description="older than this (paging)")] = None,
+    before: Annotated[IsoDateTime | None, Query(description="older than this (paging)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     # Reading the audit log is itself logged (an admin action), refused or not.

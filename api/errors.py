@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pydantic_core import PydanticKnownError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -207,7 +208,7 @@ _FRAMEWORK_WORDS = {
 }
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     status = error.status_code
     try:
@@ -215,7 +216,25 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     except ValueError:
         phrase = "the request was refused"
     detail = _FRAMEWORK_WORDS.get(status, phrase)
-    return _json(ApiError(status, detail, headers=error.headers))
+    headers = dict(error.headers or {})
+    if status == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return _json(ApiError(status, detail, headers=headers))
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this address (Starlette names only the first route's),
+    asked of each route through `BaseRoute.matches`, which included routers answer too."""
+    allowed = {
+        method
+        for route in request.app.router.routes
+        for method in _METHODS
+        if route.matches({**request.scope, "method": method})[0] is Match.FULL
+    }
+    return ", ".join(sorted(allowed))
 
 
 async def _temporal_unavailable(_: Request, error: Exception) -> JSONResponse:

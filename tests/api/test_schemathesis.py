@@ -1,0 +1,195 @@
+"""The API against its own OpenAPI document: schemathesis (`st run`, every check) drives the real
+server (`serve_api`: uvicorn on 127.0.0.1, a free port) on the time-skipping Temporal server and
+PostgreSQL, with a real ops token, and must find no 5xx and no contract failure: every status
+documented, every body matching its schema, every content type the documented one.
+
+Bounded for `make test` (`MAX_EXAMPLES` per operation, a fixed seed, two workers). Two checks'
+expectations are set rather than the checks dropped (`CONFIG`): for `positive_data_acceptance`,
+a request the schema allows may still be refused by the pathway's rules (409 not now, 422 a
+protocol's cross-field rule or an instrument's number of answers, 410 a closed check-in) — the
+document says so for each operation. The checks that need more than one identity or resource
+links (`object_level_authorization`, `use_after_free`, `ensure_resource_availability`) find
+nothing to test here: the document declares no links; they run and pass vacuously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from api.server import serve_api
+from api.users import add_user
+from config.settings import Settings
+from eventstore.pgtypes import Pool
+from tests.net import free_port
+from workers.worker import build_worker
+
+MAX_EXAMPLES = 20
+SEED = 20261205
+ST = Path(sys.executable).with_name("st")
+
+# Statuses a schema-valid request may get for reasons the schema cannot say (see the module doc).
+CONFIG = """
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-path = ["/journeys", "/journeys/{client_id}/decisions", "/journeys/{client_id}/notes"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+
+[[operations]]
+include-path = "/surveys/{link}"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "410", "422"]
+"""
+
+
+@dataclass
+class Served:
+    url: str
+    tokens: dict[str, str]  # by role: ops, therapist
+    client_id: str  # a journey both may read, the therapist's client
+
+
+@pytest_asyncio.fixture
+async def served(
+    temporal_env: WorkflowEnvironment, db_pool: Pool, db_url: str
+) -> AsyncIterator[Served]:
+    port = free_port()
+    settings = Settings(
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        database_url=db_url,
+        task_queue=f"st-{uuid.uuid4().hex[:8]}",
+        api_host="127.0.0.1",
+        api_port=port,
+        api_url=f"http://127.0.0.1:{port}",
+        api_runs_projections=False,
+        db_pool_max=8,
+        # schemathesis probes missing and wrong tokens from one address: not an attack.
+        auth_failure_limit=1_000_000,
+    )
+    tokens = {}
+    ids = {}
+    # A clinic of its own: journey ids are per clinic, so journeys that schemathesis starts
+    # here never meet those of another test on the shared Temporal server (whose workers are gone).
+    clinic = f"st-{uuid.uuid4().hex[:8]}"
+    for role in ("ops", "therapist", "prescriber"):
+        ids[role], tokens[role] = await add_user(db_pool, f"Schema {role}", role, clinic)
+    client_id = f"cl-{uuid.uuid4().hex[:10]}"
+    stop = asyncio.Event()
+    async with build_worker(temporal_env.client, db_pool, settings, channels={}):
+        server = asyncio.create_task(serve_api(settings, stop=stop))
+        try:
+            async with httpx.AsyncClient(base_url=settings.api_url) as http:
+                deadline = time.monotonic() + 20
+                while True:
+                    assert not server.done(), server
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, "the API did not come up"
+                    await asyncio.sleep(0.05)
+                body = {
+                    "client_id": client_id,
+                    "therapist_id": ids["therapist"],
+                    "prescriber_id": ids["prescriber"],
+                }
+                ops = {"Authorization": f"Bearer {tokens['ops']}"}
+                started = await http.post("/journeys", json=body, headers=ops, timeout=30)
+                assert started.status_code == 201, started.text
+            yield Served(settings.api_url, tokens, client_id)
+        finally:
+            stop.set()
+            await asyncio.wait_for(server, timeout=30)
+
+
+async def test_the_server_sends_no_server_header_and_refuses_big_chunked_bodies(
+    served: Served,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20_000):  # 20 MB, if it were all read
+            yield b" " * 1024
+
+    async with httpx.AsyncClient(base_url=served.url) as http:
+        health = await http.get("/healthz")
+        assert "server" not in health.headers
+        assert health.headers["cache-control"] == "no-store"
+        big = await http.post("/s/k1.Zm9v.bar", content=chunks())
+    assert big.status_code == 413
+    assert "server" not in big.headers and big.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ["ops", "therapist"])
+async def test_schemathesis_finds_no_server_error_and_no_contract_failure(
+    served: Served, tmp_path: Path, role: str
+) -> None:
+    config = tmp_path / "schemathesis.toml"
+    # Every client id is the seeded journey's, so that reads and decisions reach the pathway.
+    config.write_text(f'[parameters]\nclient_id = "{served.client_id}"\n{CONFIG}')
+    report = tmp_path / "report.ndjson"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
+    env.update(NO_COLOR="1", COLUMNS="200", SCHEMATHESIS_HOOKS="")
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        str(ST), "--config-file", str(config), "run", f"{served.url}/openapi.json",
+        "--checks", "all",
+        "-H", f"Authorization: Bearer {served.tokens[role]}",
+        "--max-examples", str(MAX_EXAMPLES),
+        "--seed", str(SEED),
+        "--workers", os.environ.get("ST_WORKERS", "1"),
+        "--request-timeout", "30",
+        "--no-shrink",
+        "--suppress-health-check", "all",
+        "--report", "ndjson", "--report-ndjson-path", str(report),
+        cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+    text = out.decode(errors="replace")
+    (tmp_path / "output.txt").write_text(text)
+    took = time.monotonic() - started
+    print(text[-6000:])
+    requests, statuses = _requests(report)
+    print(f"schemathesis: {requests} requests in {took:.0f} s, statuses {sorted(statuses.items())}")
+    assert process.returncode == 0, text[-12000:]
+    assert requests > 500, text[-3000:]
+    assert not any(status >= 500 for status in statuses), statuses
+
+
+def _requests(report: Path) -> tuple[int, dict[int, int]]:
+    """How many requests the run made, by status (from its NDJSON events)."""
+    statuses: dict[int, int] = {}
+    seen: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            response = node.get("response")
+            request = node.get("request")
+            if isinstance(response, dict) and isinstance(request, dict):
+                key = json.dumps(request, sort_keys=True, default=str) + str(id(node))
+                if key not in seen and isinstance(response.get("status_code"), int):
+                    seen.add(key)
+                    statuses[response["status_code"]] = statuses.get(response["status_code"], 0) + 1
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for line in report.read_text().splitlines():
+        walk(json.loads(line))
+    return sum(statuses.values()), statuses
