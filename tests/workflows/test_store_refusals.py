@@ -203,20 +203,3 @@ async def test_a_cancellation_from_the_ui_closes_the_journey_with_an_event(
     assert "journey_ended_outside" in templates
     # Closed: nothing is due any more, so no timer can fire for it.
     assert await j.handle.query(JourneyWorkflow.due_items) == []
-
-
-async def test_nothing_is_left_due_after_a_refusal_of_a_due_item(
-    journeys: JourneyDriver, event_store: EventStore, store_activities: RefusingStore
-) -> None:
-    """A due item whose event the store refuses is given up, not retried in a loop."""
-    j = await journeys.start()
-    await j.to_eligible()
-    await j.decide("refer_to_prescriber")
-    store_activities.refuse = {"due_reached"}
-    await j.wait(days=15)  # the referral SLA comes due and its event is refused
-    version = await event_store.stream_version(j.journey_id)
-    await j.wait(days=1)
-    assert await event_store.stream_version(j.journey_id) == version
-    store_activities.refuse = set()
-    await j.decide("acknowledge_referral", OPS)
-    await _stored_fold_is_state(j, event_store)
