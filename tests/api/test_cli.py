@@ -24,7 +24,7 @@ from domain.instruments import score
 from domain.vocabulary import Instrument
 from eventstore import get_client
 from eventstore.pgtypes import Pool
-from tests.net import free_port
+from tests.net import free_port, wait_until_healthy
 from workers.worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,16 +94,7 @@ async def served(
         server = asyncio.create_task(serve_api(settings, stop=stop))
         try:
             async with httpx.AsyncClient(base_url=settings.api_url) as http:
-                deadline = time.monotonic() + 20
-                while True:
-                    assert not server.done(), server
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "the API did not come up"
-                    await asyncio.sleep(0.05)
+                await wait_until_healthy(http, server)
             yield Served(settings, db_url)
         finally:
             stop.set()

@@ -33,7 +33,7 @@ from api.server import serve_api
 from api.users import add_user
 from config.settings import Settings
 from eventstore.pgtypes import Pool
-from tests.net import free_port
+from tests.net import free_port, wait_until_healthy
 from workers.worker import build_worker
 
 MAX_EXAMPLES = 20
@@ -92,16 +92,7 @@ async def served(
         server = asyncio.create_task(serve_api(settings, stop=stop))
         try:
             async with httpx.AsyncClient(base_url=settings.api_url) as http:
-                deadline = time.monotonic() + 20
-                while True:
-                    assert not server.done(), server
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "the API did not come up"
-                    await asyncio.sleep(0.05)
+                await wait_until_healthy(http, server)
                 body = {
                     "client_id": client_id,
                     "therapist_id": ids["therapist"],
