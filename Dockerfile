@@ -11,6 +11,10 @@ COPY config ./config
 COPY projections ./projections
 COPY api ./api
 COPY privacy ./privacy
+COPY database ./database
+COPY records ./records
+COPY cli ./cli
+COPY devstack ./devstack
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["carepath", "--help"]

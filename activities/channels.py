@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import quote
 
 import httpx
+
+from domain.notifications import Recipient
 
 
 class ChannelError(Exception):
@@ -23,6 +26,25 @@ class Channel(Protocol):
     name: str
 
     async def send(self, to: str, subject: str, body: str, key: str) -> None: ...
+
+
+def channel_for(
+    channels: Mapping[str, Channel],
+    *,
+    email: str | None,
+    phone: str | None,
+    recipient: Recipient,
+    urgent: bool,
+) -> tuple[Channel, str] | None:
+    """The channel and address a message goes out on: SMS first for a client or an urgent
+    message, else email first; the other when the first has no channel or no address."""
+    options = [(channels.get("sms"), phone), (channels.get("email"), email)]
+    if not (recipient is Recipient.CLIENT or urgent):
+        options.reverse()
+    for channel, address in options:
+        if channel is not None and address:
+            return channel, address
+    return None
 
 
 def message_id(key: str) -> str:

@@ -8,7 +8,6 @@ detail or a note, in the database, the logs or a message.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -20,7 +19,7 @@ from temporalio import activity
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from activities.channels import Channel, ChannelError, RejectedMessage
+from activities.channels import Channel, ChannelError, RejectedMessage, channel_for
 from activities.notify import CLAIM, CLINICIAN, FINISH, OPS, Messaging
 from domain import JourneyState, Protocol, is_overdue
 from domain.followups import (
@@ -29,24 +28,11 @@ from domain.followups import (
     check_ins_due,
     maintenance_due,
 )
+from domain.ids import check_in_workflow_id, journey_workflow_id
 from domain.notifications import Recipient, Template
 from domain.vocabulary import Instrument, Status
-from workflows.messages import (
-    CHECK_IN_PREFIX,
-    DEFAULT_CLINIC,
-    clinic_scoped,
-    journey_workflow_id,
-)
 
 CHECK_IN_WORKFLOW = "FollowUpCheckIn"  # the workflow type the sweep starts
-
-
-def check_in_workflow_id(journey_id: str, check_in: str, clinic_id: str = DEFAULT_CLINIC) -> str:
-    """One check-in of one journey: opaque ids only. Like journeys, a check-in of the clinic
-    "default" is `followup-<journey id>-<check-in>`, of any other clinic
-    `followup-<clinic>~<journey id>-<check-in>`: its clinic follows from its id
-    (`workflows.messages.clinic_of_workflow`, which the payload codec stamps payloads with)."""
-    return CHECK_IN_PREFIX + clinic_scoped(clinic_id, f"{journey_id}-{check_in}")
 
 
 def maintenance_key(journey_id: str, number: int) -> str:
@@ -368,7 +354,13 @@ class FollowUpActivities:
         subject, body = render_digest(day, digest, link)
         channel_name: str | None = None
         for contact in contacts:
-            route = self._route(contact["email"], contact["phone"])
+            route = channel_for(
+                self._channels,
+                email=contact["email"],
+                phone=contact["phone"],
+                recipient=recipient,
+                urgent=False,
+            )
             if route is None:
                 continue
             channel, address = route
@@ -380,13 +372,3 @@ class FollowUpActivities:
         final = "sent" if channel_name else "skipped"
         await self._pool.execute(FINISH, key, final, channel_name)
         return 1 if channel_name else 0
-
-    def _route(self, email: str | None, phone: str | None) -> tuple[Channel, str] | None:
-        options: Sequence[tuple[Channel | None, str | None]] = (
-            (self._channels.get("email"), email),
-            (self._channels.get("sms"), phone),
-        )
-        for channel, address in options:
-            if channel is not None and address:
-                return channel, address
-        return None

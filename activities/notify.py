@@ -11,15 +11,15 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import Channel, ChannelError, RejectedMessage
+from activities.channels import Channel, ChannelError, RejectedMessage, channel_for
 from activities.messages import NotificationOutcome, NotificationRequest
 from activities.templates import render
+from domain.ids import clinic_of_workflow
 from domain.notifications import Notice, Recipient
-from eventstore import get_client
 from privacy.fields import SealedFieldError, UnknownFieldKeyError
 from privacy.keys import KeyRing
 from privacy.links import TOKEN_PATTERN, survey_token
-from workflows.messages import clinic_of_workflow
+from records.clients import get_client
 
 CLAIM = """
 INSERT INTO notifications (idempotency_key, journey_id, template, recipient_role, status)
@@ -139,17 +139,6 @@ class NotifyActivities:
         rows = await self._pool.fetch(query, notice.recipient_id)
         return [Contact(row["clinician_id"], None, row["email"], row["phone"]) for row in rows]
 
-    def _channel_for(self, notice: Notice, contact: Contact) -> tuple[Channel, str] | None:
-        sms, email = self._channels.get("sms"), self._channels.get("email")
-        prefer_sms = notice.recipient is Recipient.CLIENT or notice.urgent
-        options = [(sms, contact.phone), (email, contact.email)]
-        if not prefer_sms:
-            options.reverse()
-        for channel, address in options:
-            if channel is not None and address:
-                return channel, address
-        return None
-
     @activity.defn(name="send_notification")
     async def send_notification(self, request: NotificationRequest) -> NotificationOutcome:
         notice = request.notice
@@ -165,7 +154,13 @@ class NotifyActivities:
         channel_name: str | None = None
         rejection: tuple[str, str] | None = None  # (channel, why) of a refused send
         for contact in contacts:
-            route = self._channel_for(notice, contact)
+            route = channel_for(
+                self._channels,
+                email=contact.email,
+                phone=contact.phone,
+                recipient=notice.recipient,
+                urgent=notice.urgent,
+            )
             if route is None:
                 continue
             channel, address = route

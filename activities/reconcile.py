@@ -25,14 +25,14 @@ from activities.messages import (
     ReconcileOutcome,
 )
 from activities.store import to_new_event
+from database.pgtypes import Pool
 from domain import Actor, Rejection, Role, decide, evolve, fold, parse_event
 from domain.commands import RecordEndedOutside
+from domain.ids import journey_workflow_id
 from domain.notifications import notices
 from domain.view import JourneyView
 from domain.vocabulary import EndedHow
 from eventstore import ConcurrencyError, EventStore
-from eventstore.pgtypes import Pool
-from workflows.messages import journey_workflow_id
 
 ENGINE = Actor(id="carepath", role=Role.SYSTEM)
 QUERY_TIMEOUT = timedelta(seconds=10)

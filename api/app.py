@@ -37,7 +37,7 @@ from api import (
 from api.context import Services
 from api.models import ErrorBody
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from privacy.keys import load_key_ring
 from projections import ProjectionRunner, all_projections
 
@@ -68,7 +68,7 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     )
     keys = load_key_ring(settings.payload_keys, settings.payload_key_file)
     app.state.services = Services(settings=settings, temporal=temporal, pool=pool, keys=keys)
-    errors.install(app)
+    errors.install(app, body_tags=decisions.DECISION_TYPES)
     guards.install(app, settings)
     routers = (journeys, outcomes, decisions, caseload, audit, health, notes, surveys, survey_page)
     for module in routers:

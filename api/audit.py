@@ -16,13 +16,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.auth import Clinician, CurrentClinician, require_ops
+from api.auth import CurrentClinician, require_ops
 from api.context import Api, Services
 from api.models import AuditEntry, ErrorBody, IsoDateTime
+from database.pgtypes import Pool
 from domain import Rejection
+from domain.ids import client_of_journey_workflow, journey_workflow_id
 from domain.vocabulary import OpaqueId
-from eventstore.pgtypes import Pool
-from workflows.messages import client_of_journey_workflow, journey_workflow_id
+from records.tokens import Clinician
 
 router = APIRouter(tags=["audit"])
 

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from temporalio.client import Client, WorkflowHandle
 
 from config.settings import Settings
+from database.pgtypes import Pool
+from domain.ids import journey_workflow_id
 from eventstore import EventStore
-from eventstore.pgtypes import Pool
 from privacy.keys import KeyRing
-from workflows.messages import journey_workflow_id
 
 
 @dataclass(frozen=True)

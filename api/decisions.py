@@ -28,16 +28,18 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.audit import record_read, record_rejection
-from api.auth import Clinician, CurrentClinician
+from api.auth import CurrentClinician
 from api.context import Api, Services
 from api.errors import ApiError, from_validation_error, log
 from api.journeys import ERRORS, QUERY_TIMEOUT, ClientId, clinic_view, may_see, query_view
 from api.models import DecisionAnswer
 from domain import Command, Rejection, RejectionCode
 from domain.commands import StartJourney
+from domain.ids import journey_workflow_id
 from domain.view import JourneyView
+from records.tokens import Clinician
 from workflows.fingerprints import REUSED, decision_fingerprint
-from workflows.messages import DecisionOutcome, DecisionRequest, journey_workflow_id
+from workflows.messages import DecisionOutcome, DecisionRequest
 from workflows.rejections import rejection_from_error
 
 router = APIRouter(tags=["decisions"])

@@ -8,7 +8,7 @@ hold health data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -182,20 +182,22 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
     return _json(error)
 
 
-async def _request_validation(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    errors = [_strip_body_tag(e) for e in error.errors()]
-    return _json(invalid_request(errors))
+def _request_validation(
+    body_tags: frozenset[str],
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        errors = [_strip_body_tag(e, body_tags) for e in error.errors()]
+        return _json(invalid_request(errors))
+
+    return handle
 
 
-def _strip_body_tag(error: Mapping[str, Any]) -> Mapping[str, Any]:
+def _strip_body_tag(error: Mapping[str, Any], body_tags: frozenset[str]) -> Mapping[str, Any]:
     """`body.record_screening.answers` reads better as `body.answers`."""
     loc = tuple(error.get("loc") or ())
-    if len(loc) >= 2 and loc[0] == "body" and isinstance(loc[1], str) and loc[1].islower():
-        from api.decisions import DECISION_TYPES
-
-        if loc[1] in DECISION_TYPES:
-            return {**error, "loc": ("body", *loc[2:])}
+    if len(loc) >= 2 and loc[0] == "body" and loc[1] in body_tags:
+        return {**error, "loc": ("body", *loc[2:])}
     return error
 
 
@@ -253,10 +255,12 @@ async def _runtime_error(request: Request, error: Exception) -> JSONResponse:
     return _json(ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "the request could not be served"))
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, body_tags: frozenset[str] = frozenset()) -> None:
+    """Answer every error in plain words; `body_tags` are the discriminator tags of tagged-union
+    bodies (the decisions), left out of an error's location."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(RequestValidationError, _request_validation(body_tags))
     app.add_exception_handler(RPCError, _temporal_unavailable)
     app.add_exception_handler(RPCTimeoutOrCancelledError, _temporal_unavailable)
     app.add_exception_handler(RuntimeError, _runtime_error)

@@ -30,16 +30,18 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.audit import ReadOutcome, Resource, record_read, record_rejection
-from api.auth import Clinician, CurrentClinician
+from api.auth import CurrentClinician
 from api.context import Api, Services
 from api.errors import ApiError, log
 from api.models import ErrorBody, Journey, StartJourneyBody, Timeline, TimelineEvent
 from domain import Protocol, Rejection, RejectionCode, Role, decide
 from domain.commands import StartJourney
+from domain.ids import journey_workflow_id
 from domain.view import JourneyView
-from eventstore import ClientErasedError, upsert_client
+from records.clients import ClientErasedError, upsert_client
+from records.tokens import Clinician
 from workflows.details import static_summary
-from workflows.messages import JourneyInput, journey_workflow_id
+from workflows.messages import JourneyInput
 
 router = APIRouter(tags=["journeys"])
 

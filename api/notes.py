@@ -26,35 +26,12 @@ from api.context import Api
 from api.errors import ApiError, log
 from api.journeys import ERRORS, ClientId, visible_view
 from domain import Role
-from eventstore import erase_client
-from eventstore.clients import Resealed, reseal_table
-from eventstore.pgtypes import Connection, Pool
-from privacy.fields import SealedFieldError, bound_row, open_row, seal_row
-from privacy.keys import KeyRing
+from privacy.fields import SealedFieldError
+from records.notes import NewNote, erase_client_records, note_row, note_text, store_note
 
 router = APIRouter(tags=["notes"])
 
 NoteRef = Annotated[str, Path(pattern=r"^n-[0-9a-f]{32}$", description="a note's reference")]
-
-TABLE = "psychotherapy_notes"
-_INSERT = """
-INSERT INTO psychotherapy_notes (note_id, journey_id, client_id, author_id, body, sealed_with,
-                                 clinic_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at
-"""
-_READ = "SELECT * FROM psychotherapy_notes WHERE note_id = $1"
-_ERASE = """
-UPDATE psychotherapy_notes SET body = NULL, sealed_with = NULL, erased_at = now()
- WHERE clinic_id = $1 AND client_id = $2 AND erased_at IS NULL
-"""
-# Does the clinic know this client: contact details, a journey or a note?
-_KNOWN = """
-SELECT EXISTS (SELECT 1 FROM clients WHERE clinic_id = $1 AND client_id = $2)
-    OR EXISTS (SELECT 1 FROM events
-                WHERE event_type = 'journey_started' AND data->>'client_id' = $2
-                  AND data->>'clinic_id' = $1)
-    OR EXISTS (SELECT 1 FROM psychotherapy_notes WHERE clinic_id = $1 AND client_id = $2)
-"""
 
 
 class NoteIn(BaseModel):
@@ -95,18 +72,15 @@ async def write_note(
         raise ApiError(403, "only the client's therapist writes psychotherapy notes")
     view = await visible_view(api, clinician, client_id, "journey")
     note_ref = f"n-{uuid.uuid4().hex}"
-    binding = bound_row(note_ref, client_id, clinician.clinician_id)
-    sealed_with, stored = seal_row(api.keys, {"body": note.text}, table=TABLE, row=binding)
-    created = await api.pool.fetchval(
-        _INSERT,
-        note_ref,
-        view.journey_id,
-        client_id,
-        clinician.clinician_id,
-        stored["body"],
-        sealed_with,
-        view.clinic_id,
+    new = NewNote(
+        note_ref=note_ref,
+        journey_id=view.journey_id,
+        client_id=client_id,
+        author_id=clinician.clinician_id,
+        clinic_id=view.clinic_id,
+        text=note.text,
     )
+    created = await store_note(api.pool, api.keys, new)
     return NoteCreated(note_ref=note_ref, created_at=created)
 
 
@@ -117,9 +91,8 @@ async def write_note(
     responses=ERRORS,
 )
 async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) -> Note:
-    row = await api.pool.fetchrow(_READ, note_ref)
-    if row is not None and row["clinic_id"] != clinician.clinic_id:
-        row = None  # another clinic's note: not there, and nothing of it goes to this audit
+    # Another clinic's note is not there, and nothing of it goes to this audit.
+    row = await note_row(api.pool, note_ref, clinician.clinic_id)
     mine = row is not None and row["author_id"] == clinician.clinician_id
 
     async def record(outcome: ReadOutcome) -> None:
@@ -136,13 +109,7 @@ async def read_note(note_ref: NoteRef, clinician: CurrentClinician, api: Api) ->
         await record("not_found")
         raise ApiError(404, "no such note of yours")  # others' notes are not acknowledged
     try:
-        text = open_row(
-            api.keys,
-            {"body": row["body"]},
-            sealed_with=row["sealed_with"],
-            table=TABLE,
-            row=bound_row(note_ref, row["client_id"], row["author_id"]),  # its author's only
-        )["body"]
+        text = note_text(api.keys, row)
     except SealedFieldError as error:  # its words name the column and key id, never the text
         await record("unreadable")
         log.error("note does not open", note_ref=note_ref, reason=str(error))
@@ -170,35 +137,19 @@ async def erase(client_id: ClientId, clinician: CurrentClinician, api: Api) -> E
     require_ops(clinician)
     clinic = clinician.clinic_id
     async with api.pool.acquire() as conn, conn.transaction():
-        known = await conn.fetchval(_KNOWN, clinic, client_id)
-        if known:
-            erased = await erase_client(conn, client_id, clinic_id=clinic)
-            notes = await conn.execute(_ERASE, clinic, client_id)
+        erased = await erase_client_records(conn, clinic, client_id)
     await record_read(
         api.pool,
         clinician,
         client_id=client_id,
         journey_id=None,
         resource="erasure",
-        outcome="ok" if known else "not_found",
+        outcome="ok" if erased else "not_found",
     )
-    if not known:  # another clinic's client is not known here either: the same answer
+    if erased is None:  # another clinic's client is not known here either: the same answer
         raise ApiError(404, "no such client in your clinic")
     return Erasure(
         client_id=client_id,
-        contact_erased=erased is not None,
-        notes_erased=int(notes.split()[-1]),
-    )
-
-
-async def reseal_notes(db: Pool | Connection, keys: KeyRing, *, batch_size: int = 500) -> Resealed:
-    """Seal plaintext note texts and move those sealed with older keys to the newest key."""
-    return await reseal_table(
-        db,
-        keys,
-        table=TABLE,
-        key="note_id",
-        columns=("body",),
-        bound=("client_id", "author_id"),
-        batch_size=batch_size,
+        contact_erased=erased.contact_erased,
+        notes_erased=erased.notes_erased,
     )

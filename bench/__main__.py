@@ -30,7 +30,7 @@ def shared_server() -> Iterator[str]:
     if given:
         yield given
         return
-    from eventstore.server import embedded_server
+    from database.server import embedded_server
 
     work = Path(tempfile.mkdtemp(prefix="carepath-bench-"))
     server = embedded_server(work / "pgdata")

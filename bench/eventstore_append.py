@@ -38,7 +38,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -57,14 +56,16 @@ import psutil  # type: ignore[import-untyped, unused-ignore]  # stubs: types-psu
 
 from activities.messages import AppendRequest, EventEnvelope
 from activities.store import to_new_event
+from database import init_connection, migrate, open_pool
+from database.codec import encode_json
+from database.pgtypes import Connection, Pool
+from database.pool import StoreConnection
+from database.server import embedded_server
+from devstack.machine import describe_machine, print_machine
 from domain import Actor, Event, Role, next_due
-from eventstore import EventStore, NewEvent, init_connection, migrate, open_pool
-from eventstore.codec import encode_json
+from eventstore import EventStore, NewEvent
 from eventstore.groups import group_args, insert_group
-from eventstore.pgtypes import Connection, Pool
-from eventstore.pool import StoreConnection
 from eventstore.queries import NOTIFY_CHANNEL
-from eventstore.server import embedded_server
 from eventstore.store import _APPEND_SQL
 from eventstore.types import AppendResult
 from tests.domain.journey import OPS, SYSTEM, Journey, Rejected
@@ -79,15 +80,6 @@ COPY_COLUMNS = [
     "data",
     "metadata",
 ]
-SETTINGS_SHOWN = (
-    "server_version",
-    "fsync",
-    "synchronous_commit",
-    "wal_sync_method",
-    "shared_buffers",
-    "max_wal_size",
-    "commit_delay",
-)
 
 # Targets from the issue; reported as pass/miss, never asserted.
 TARGET_SINGLE_APPENDS = {1: 2000.0, 16: 6000.0}  # appends/s, by connections
@@ -130,36 +122,6 @@ async def scratch_database(server_uri: str, prefix: str = "carepath_bench") -> A
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
-
-
-async def describe_machine(conn: asyncpg.Connection[Any]) -> dict[str, Any]:
-    """The machine and the server's settings that matter for these numbers."""
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "load_average": os.getloadavg(),
-        "server": {name: await conn.fetchval(f"SHOW {name}") for name in SETTINGS_SHOWN},
-    }
-
-
-def print_machine(machine: dict[str, Any]) -> None:
-    server = machine["server"]
-    load = ", ".join(f"{x:.2f}" for x in machine["load_average"])
-    print(
-        f"{machine['date']}; {machine['cpus']} CPUs ({machine['cpu_model']}), load {load}; "
-        f"PostgreSQL {server['server_version']} (fsync={server['fsync']}, "
-        f"synchronous_commit={server['synchronous_commit']}, "
-        f"shared_buffers={server['shared_buffers']})"
-    )
 
 
 # --- Realistic events: journeys from the domain driver, through to_new_event -----------------

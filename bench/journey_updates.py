@@ -28,11 +28,11 @@ from temporalio.worker import Worker
 
 from bench.bare_workflow import BareUpdates
 from config.settings import Settings
+from database import migrate, open_pool
+from database.server import embedded_server
+from devstack.binaries import find_binary
 from domain import Actor, Role
 from domain.commands import Pause, Resume, StartJourney
-from eventstore import migrate, open_pool
-from eventstore.server import embedded_server
-from workers.binaries import find_binary
 from workers.temporal import DATA_CONVERTER
 from workers.worker import build_worker
 from workflows import search_attributes

@@ -55,16 +55,16 @@ from bench.eventstore_append import (
     CpuClock,
     bench_server,
     copy_log,
-    describe_machine,
     interleave,
-    print_machine,
     scratch_database,
     template_log,
     to_appends,
 )
+from database import open_pool
+from database.pgtypes import Pool
+from devstack.machine import describe_machine, print_machine
 from domain import JourneyState
-from eventstore import Checkpoint, EventStore, open_pool
-from eventstore.pgtypes import Pool
+from eventstore import Checkpoint, EventStore
 from projections import Projection, ProjectionRunner, all_projections
 from projections.log import read_log
 from projections.runner import BATCH_SIZE

@@ -44,8 +44,8 @@ from chaos.stack import HARNESS_APP_NAME, ROOT, STOP_GRACE, Stack
 from chaos.timeline import Timeline
 from chaos.verify import Checks, settle, verify
 from config.settings import Settings
-from eventstore import init_connection
-from eventstore.pool import StoreConnection
+from database import init_connection
+from database.pool import StoreConnection
 from privacy.keys import parse_keys
 from workers.temporal import connect
 
@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def add_staff(pool: Any) -> dict[str, list[str]]:
-    from api.users import add_user
+    from records.users import add_user
 
     staff: dict[str, list[str]] = {}
     for role, count in STAFF.items():
@@ -98,7 +98,7 @@ async def add_staff(pool: Any) -> dict[str, list[str]]:
 
 
 async def machine(pool: Any) -> dict[str, Any]:
-    from bench.eventstore_append import describe_machine
+    from devstack.machine import describe_machine
 
     async with pool.acquire() as conn:
         described: dict[str, Any] = await describe_machine(conn)
@@ -308,5 +308,5 @@ if __name__ == "__main__":
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip interpreter teardown: Temporal's core threads may touch the GIL while CPython
-    # finalizes (what workers/cli.py's `entry` does too).
+    # finalizes (what cli/main.py's `entry` does too).
     os._exit(code)

@@ -35,19 +35,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from chaos.pathway import Cast, Plan, Step, chaos_protocol, choose
 from chaos.timeline import Timeline
+from database.pgtypes import Pool
 from domain import Actor, Command, JourneyState, Rejection, RejectionCode, Role, decide, evolve
 from domain.commands import StartJourney
-from eventstore import upsert_client
-from eventstore.pgtypes import Pool
+from domain.ids import DEFAULT_CLINIC, journey_workflow_id
 from privacy.keys import KeyRing
+from records.clients import upsert_client
 from workflows.journey import JourneyWorkflow
-from workflows.messages import (
-    DEFAULT_CLINIC,
-    DecisionOutcome,
-    DecisionRequest,
-    JourneyInput,
-    journey_workflow_id,
-)
+from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
 from workflows.rejections import rejection_from_error
 
 # How long a client waits for an answer before it sends the same decision again (same

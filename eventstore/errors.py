@@ -51,15 +51,3 @@ class PayloadTooLargeError(InvalidEventError):
             f"event {event_id} (type {event_type!r}) encodes to {size} bytes, "
             f"over the limit of {limit} bytes; nothing was written"
         )
-
-
-class ClientErasedError(EventStoreError):
-    """Contact details cannot be written for a client whose details were erased."""
-
-    def __init__(self, client_id: str) -> None:
-        self.client_id = client_id
-        super().__init__(f"client {client_id!r} was erased; its contact details cannot be set")
-
-
-class MigrationError(EventStoreError):
-    """The migration files and the database's record of applied migrations disagree."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from eventstore.pgtypes import Connection, Pool
+from database.pgtypes import Connection, Pool
 
 # $1/$2: per append, stream and expected version; $3..$9: per event, its append (1-based),
 # its place in its append (1-based) and its columns. A stream not at its expected version

@@ -14,7 +14,7 @@ import asyncio
 
 import structlog
 
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from eventstore.queries import NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from database.pgtypes import Connection
 from eventstore.errors import EventStoreError
-from eventstore.pgtypes import Connection
 from eventstore.types import Checkpoint, RecordedEvent
 
 NOTIFY_CHANNEL = "carepath_events"

@@ -11,8 +11,9 @@ from uuid import UUID
 from asyncpg.exceptions import DeadlockDetectedError, UniqueViolationError
 
 from config.settings import get_settings
+from database.codec import check_json, encode_json
+from database.pgtypes import Connection, Pool
 from eventstore import queries
-from eventstore.codec import check_json, encode_json
 from eventstore.errors import (
     ConcurrencyError,
     DuplicateEventError,
@@ -21,7 +22,6 @@ from eventstore.errors import (
 )
 from eventstore.groups import Groups, NotWritten, Pending, insert_group
 from eventstore.notifier import Notifier
-from eventstore.pgtypes import Connection, Pool
 from eventstore.subscription import Subscription
 from eventstore.types import (
     MAX_EVENT_TYPE_LENGTH,

@@ -11,8 +11,8 @@ from typing import Any
 from asyncpg.exceptions import AdminShutdownError, ConnectionDoesNotExistError, InterfaceError
 from asyncpg.pool import PoolConnectionProxy
 
+from database.pgtypes import Pool
 from eventstore import queries
-from eventstore.pgtypes import Pool
 from eventstore.types import Checkpoint, RecordedEvent
 
 # What a dropped or terminated connection raises.

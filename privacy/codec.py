@@ -33,8 +33,8 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
+from domain.ids import clinic_of_workflow
 from privacy.keys import KeyRing
-from workflows.messages import clinic_of_workflow
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

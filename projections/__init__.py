@@ -9,7 +9,13 @@ from projections.audit import AuditProjection
 from projections.caseload import CaseloadProjection
 from projections.log import LogEvent
 from projections.outcomes import OutcomesProjection
-from projections.runner import Projection, ProjectionRunner, all_projections
+from projections.runner import Projection, ProjectionRunner
+
+
+def all_projections() -> list[Projection]:
+    """Every read model, in the order the runner applies a batch to them."""
+    return [CaseloadProjection(), AuditProjection(), OutcomesProjection()]
+
 
 __all__ = [
     "AuditProjection",

@@ -6,9 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from database.pgtypes import Connection
 from domain import Event, parse_event
 from eventstore import Checkpoint
-from eventstore.pgtypes import Connection
 
 # The WHERE and ORDER BY of eventstore.queries.READ_ALL_SQL (gap-safe: see EventStore.read_all),
 # with only the columns projections use. `data` comes as text, decoded on first use; the fields

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 import asyncpg
 import structlog
 
+from database.pgtypes import Pool
 from eventstore import NOTIFY_CHANNEL, Checkpoint
-from eventstore.pgtypes import Pool
 from projections.log import LogEvent, read_log
 
 log = structlog.get_logger("carepath.projections")
@@ -513,11 +513,3 @@ async def _grant(conn: Conn, relation: str, grants: Sequence[Any]) -> None:
     for privilege, grantee, grantable in grants:
         option = " WITH GRANT OPTION" if grantable else ""
         await conn.execute(f"GRANT {privilege} ON {relation} TO {grantee}{option}")
-
-
-def all_projections() -> list[Projection]:
-    from projections.audit import AuditProjection
-    from projections.caseload import CaseloadProjection
-    from projections.outcomes import OutcomesProjection
-
-    return [CaseloadProjection(), AuditProjection(), OutcomesProjection()]

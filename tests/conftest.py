@@ -21,9 +21,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from eventstore import EventStore, migrate, open_pool
-from eventstore.pgtypes import Pool
-from eventstore.server import embedded_server
+from database import migrate, open_pool
+from database.pgtypes import Pool
+from database.server import embedded_server
+from eventstore import EventStore
 
 
 def url_for_database(server_uri: str, database: str) -> str:

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import httpx
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def wait_until_healthy(http: httpx.AsyncClient, server: asyncio.Task[None]) -> None:

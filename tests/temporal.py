@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from workers.binaries import find_binary
+from devstack.binaries import find_binary
 from workers.temporal import DATA_CONVERTER
 from workflows import search_attributes
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
+from cli.main import build_parser
 from config.settings import Settings
-from workers.cli import build_parser
 from workflows.search_attributes import ALL, cli_type
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from config.logs import configure_logging, get_logger
 from config.settings import Settings
-from eventstore import create_pool
+from database import create_pool
 from projections import ProjectionRunner, all_projections
+from workers.signals import stop_on_signals
 
 
 async def rebuild(settings: Settings, name: str | None = None) -> dict[str, int]:
@@ -43,10 +43,7 @@ def run_projector(settings: Settings) -> None:
     configure_logging(settings, "projector")
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await follow_all(settings, stop)
+        with stop_on_signals() as stop:
+            await follow_all(settings, stop)
 
     asyncio.run(main())

@@ -23,8 +23,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.retries import DB_RETRY, DIGEST_RETRY, NOTIFY_RETRY, SWEEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from activities.followups import (
@@ -44,35 +45,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import NotificationRequest
     from activities.notify import NotifyActivities
     from domain.followups import MAINTENANCE_REMINDERS
+    from domain.ids import journey_workflow_id
     from domain.instruments import InstrumentError, Score, score
     from domain.notifications import Notice, Recipient, Template
     from domain.vocabulary import Instrument
-    from workflows.messages import journey_workflow_id
 
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-SWEEP_RETRY = RetryPolicy(  # a sweep that cannot finish fails; tomorrow's run does it again
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=10,
-)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["NoContactDetails", "InvalidMessage"],
-)
-DIGEST_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    maximum_attempts=10,
-    non_retryable_error_types=["InvalidTimeZone"],
-)
 REMINDERS_AT_ONCE = 20  # maintenance reminders sent side by side
 
 

@@ -16,8 +16,9 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.retries import APPEND_RETRY, NOTIFY_RETRY, READ_RETRY, REFERRAL_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
@@ -61,34 +62,7 @@ with workflow.unsafe.imports_passed_through():
 
 ENGINE = Actor(id="carepath", role=Role.SYSTEM)
 RECENT_DECISIONS_KEPT = 500
-APPEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    # Refused for good: the workflow goes back to what is stored (`_resync`).
-    non_retryable_error_types=[
-        "InvalidEventError",
-        "PayloadTooLargeError",
-        "ConcurrencyError",
-        "DuplicateEventError",
-    ],
-)
-READ_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-)
 NOT_RECORDED_ALERT = "not_recorded"
-REFERRAL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    non_retryable_error_types=["ReferralRejected"],
-)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["NoContactDetails", "InvalidMessage"],
-)
 
 
 def _due_decision_id(item: DueItem) -> str:

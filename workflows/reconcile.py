@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import ReconcileInput, ReconcileOutcome
     from activities.notify import NotifyActivities
     from activities.reconcile import ReconcileActivities
-    from workflows.journey import NOTIFY_RETRY
+    from workflows.retries import NOTIFY_RETRY
 
 
 @workflow.defn(name="ReconcileJourneys")

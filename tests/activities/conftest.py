@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from eventstore import open_pool
-from eventstore.pgtypes import Pool
+from database import open_pool
+from database.pgtypes import Pool
 from tests.activities.servers import HttpServer, SmtpServer
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,14 +16,12 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from chaos.stack import EphemeralController
+from devstack.ports import free_port
 
 
 def closed_port() -> int:
     """A port on 127.0.0.1 with nothing listening (connections are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()
 
 
 # --- SMTP ------------------------------------------------------------------------------------

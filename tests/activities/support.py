@@ -10,9 +10,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.channels import Channel, SmsGatewayChannel, SmtpChannel
 from activities.messages import NotificationOutcome, NotificationRequest
 from activities.notify import Messaging, NotifyActivities
+from database.pgtypes import Pool
 from domain.notifications import Notice, Recipient, Template
-from eventstore import upsert_client
-from eventstore.pgtypes import Pool
+from records.clients import upsert_client
 from tests.activities.servers import HttpServer, SmtpServer
 
 CLIENT_ID = "client-7f3a"

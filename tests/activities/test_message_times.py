@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from activities.notify import Messaging, NotifyActivities
+from database.pgtypes import Pool
 from domain.notifications import Recipient, Template
-from eventstore.pgtypes import Pool
 from tests.activities.servers import HttpServer
 from tests.activities.support import MESSAGING, add_client, request_for, send, sms_channel
 

@@ -8,8 +8,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import SmtpChannel, message_id
+from database.pgtypes import Pool
 from domain.notifications import CLIENT_TEMPLATES, Recipient, Template
-from eventstore.pgtypes import Pool
 from tests.activities.servers import SmtpServer, closed_port
 from tests.activities.support import (
     CALLBACK,

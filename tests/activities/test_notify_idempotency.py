@@ -6,8 +6,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import message_id
+from database.pgtypes import Pool
 from domain.notifications import Recipient, Template
-from eventstore.pgtypes import Pool
 from tests.activities.servers import HttpServer, Reply, SmtpServer
 from tests.activities.support import (
     CLIENT_ID,

@@ -6,9 +6,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import Channel, message_id
+from database.pgtypes import Pool
 from domain.notifications import Recipient, Template
-from eventstore import erase_client
-from eventstore.pgtypes import Pool
+from records.clients import erase_client
 from tests.activities.servers import HttpServer, SmtpServer
 from tests.activities.support import (
     CLIENT_EMAIL,

@@ -10,10 +10,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import NotifyActivities
+from database.pgtypes import Pool
 from domain.notifications import Recipient, Template
-from eventstore import upsert_client
-from eventstore.pgtypes import Pool
 from privacy.keys import KeyRing
+from records.clients import upsert_client
 from tests.activities.servers import HttpServer, SmtpServer
 from tests.activities.support import (
     CLIENT_EMAIL,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from database.pgtypes import Pool
 from domain.notifications import CLIENT_TEMPLATES, Recipient, Template
-from eventstore.pgtypes import Pool
 from tests.activities.servers import HttpServer, SmtpServer
 from tests.activities.support import (
     CLIENT_EMAIL,

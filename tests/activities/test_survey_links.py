@@ -10,8 +10,8 @@ import pytest
 
 from activities.messages import NotificationRequest
 from activities.notify import NotifyActivities
+from database.pgtypes import Pool
 from domain.notifications import Recipient, Template
-from eventstore.pgtypes import Pool
 from privacy.keys import KeyRing
 from privacy.links import check_in_of
 from tests.activities.servers import HttpServer

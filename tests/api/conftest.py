@@ -17,13 +17,13 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.users import add_user
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
+from domain.ids import DEFAULT_CLINIC, journey_workflow_id
 from projections import ProjectionRunner, all_projections
+from records.users import add_user
 from tests.temporal import terminate_if_running, time_skipping_server
 from workers.worker import build_worker
-from workflows.messages import DEFAULT_CLINIC, journey_workflow_id
 
 OTHER_CLINIC = "other"
 

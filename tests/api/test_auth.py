@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import token_hash
-from api.users import add_user, issue_token, revoke_tokens
+from records.tokens import token_hash
+from records.users import add_user, issue_token, revoke_tokens
 from tests.api.conftest import Api
 
 ROUTES = [

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import httpx
 from fastapi import FastAPI
 
-from api.users import revoke_tokens
+from records.users import revoke_tokens
 from tests.api.conftest import OTHER_CLINIC, Api, User, register
 
 Role = Literal["therapist", "prescriber", "ops"]

@@ -18,13 +18,14 @@ import httpx
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from api.server import serve_api
 from config.settings import Settings
+from database.pgtypes import Pool
+from devstack.ports import free_port
 from domain.instruments import score
 from domain.vocabulary import Instrument
-from eventstore import get_client
-from eventstore.pgtypes import Pool
-from tests.net import free_port, wait_until_healthy
+from records.clients import get_client
+from tests.net import wait_until_healthy
+from workers.api import serve_api
 from workers.worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ class Served:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "api.cli",
+            "cli.client",
             *args,
             cwd=ROOT,
             env=env,
@@ -239,7 +240,7 @@ async def test_the_cli_against_a_real_server(served: Served, tmp_path: Path) -> 
 
 
 async def get_client_from(served: Served, client_id: str) -> tuple[str | None, str | None]:
-    from eventstore import open_pool
+    from database import open_pool
 
     pool = await open_pool(served.db_url)
     try:
@@ -266,7 +267,7 @@ async def test_the_api_process_serves_until_sigterm_and_exits_cleanly(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from api.server import main; main()",
+        "from workers.api import main; main()",
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -299,7 +300,7 @@ async def test_the_api_process_serves_until_sigterm_and_exits_cleanly(
 async def test_the_cli_with_another_clinics_token_finds_no_such_client(
     served: Served, db_pool: Pool
 ) -> None:
-    from api.users import add_user
+    from records.users import add_user
 
     _, ops = await add_user(db_pool, "Olive Ops", "ops")
     therapist, th = await add_user(db_pool, "Theo Therapist", "therapist")

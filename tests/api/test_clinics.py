@@ -15,10 +15,10 @@ import uuid
 import pytest
 
 from config.settings import Settings
-from eventstore import get_client
+from domain.ids import DEFAULT_CLINIC, journey_workflow_id
 from privacy.keys import KeyRing, load_key_ring
+from records.clients import get_client
 from tests.api.conftest import OTHER_CLINIC, Api
-from workflows.messages import DEFAULT_CLINIC, journey_workflow_id
 
 PHQ9 = [2, 2, 1, 1, 1, 2, 1, 2, 0]
 NOTE = "Spoke about the lake house; grief work next time."

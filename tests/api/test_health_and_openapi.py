@@ -6,7 +6,7 @@ import httpx
 from temporalio.client import Client
 
 from api.app import create_app
-from eventstore import open_pool
+from database import open_pool
 from tests.api.conftest import Api
 from workers.temporal import DATA_CONVERTER
 

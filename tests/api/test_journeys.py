@@ -7,9 +7,9 @@ from typing import Any
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 
-from eventstore import get_client
+from domain.ids import journey_workflow_id
+from records.clients import get_client
 from tests.api.conftest import Api
-from workflows.messages import journey_workflow_id
 
 CONTACT = {
     "display_name": "Alice Example",

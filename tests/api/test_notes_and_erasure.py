@@ -14,8 +14,9 @@ import pytest
 
 from config.settings import Settings
 from domain import fold, parse_event
-from eventstore import EventStore, get_client
+from eventstore import EventStore
 from privacy.keys import KeyRing, load_key_ring
+from records.clients import get_client
 from tests.api.conftest import Api
 
 NOTE = "Client spoke about the lake house and her brother; grief work next time."

@@ -29,11 +29,12 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from api.server import serve_api
-from api.users import add_user
 from config.settings import Settings
-from eventstore.pgtypes import Pool
-from tests.net import free_port, wait_until_healthy
+from database.pgtypes import Pool
+from devstack.ports import free_port
+from records.users import add_user
+from tests.net import wait_until_healthy
+from workers.api import serve_api
 from workers.worker import build_worker
 
 MAX_EXAMPLES = 20

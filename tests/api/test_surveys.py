@@ -17,13 +17,14 @@ import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowHandle
 
-from activities.followups import CheckInInput, CompletedJourney, check_in_workflow_id
-from api.server import HideSurveyLinks
+from activities.followups import CheckInInput, CompletedJourney
 from config.settings import Settings
+from domain.ids import check_in_workflow_id
 from privacy.keys import parse_keys
 from privacy.links import survey_token
 from tests.api.conftest import Api
 from tests.temporal import terminate_if_running
+from workers.api import HideSurveyLinks
 from workflows.followups import FollowUpCheckInWorkflow
 
 KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"

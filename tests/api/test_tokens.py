@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.auth import token_hash
 from api.guards import FailureThrottle
-from api.users import add_user, cli_actor, issue_token, list_users, revoke_tokens, rotate_token
-from eventstore.migrations import load_migrations
+from database.migrations import load_migrations
+from records.tokens import token_hash
+from records.users import add_user, cli_actor, issue_token, list_users, revoke_tokens, rotate_token
 from tests.api.conftest import Api, User
 from tests.conftest import DatabaseFactory
 
@@ -140,7 +140,7 @@ async def _carepath(db_url: str, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
     env.update(PYTHONPATH=str(ROOT), CAREPATH_DATABASE_URL=db_url, CAREPATH_LOG_LEVEL="WARNING")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workers.cli", *args, cwd=ROOT, env=env,
+        sys.executable, "-m", "cli.main", *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)

@@ -10,8 +10,9 @@ import asyncio
 import sys
 from uuid import UUID
 
-from eventstore import EventStore, NewEvent, open_pool
-from eventstore.pgtypes import Connection
+from database import open_pool
+from database.pgtypes import Connection
+from eventstore import EventStore, NewEvent
 
 
 def crash_probe_batch(event_ids: list[UUID]) -> list[NewEvent]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from eventstore import ClientErasedError, EventStore, erase_client, get_client, upsert_client
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
+from eventstore import EventStore
+from records.clients import ClientErasedError, erase_client, get_client, upsert_client
 from tests.eventstore.helpers import new_event, stream_id
 
 

@@ -9,11 +9,10 @@ from typing import Any, cast
 
 import pytest
 
-from eventstore import erase_client, get_client, upsert_client
-from eventstore.clients import Resealed, reseal_clients
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from privacy.fields import TamperedFieldError, UnknownFieldKeyError
 from privacy.keys import KeyRing
+from records.clients import Resealed, erase_client, get_client, reseal_clients, upsert_client
 
 NAME, EMAIL, PHONE = "Wren Q. Example", "wren@example.org", "+15550101234"
 K1 = KeyRing(keys={"k1": os.urandom(32)}, current="k1")

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 
+from database.pgtypes import Connection, Pool
 from eventstore import (
     AppendResult,
     Checkpoint,
@@ -22,7 +23,6 @@ from eventstore import (
     NewEvent,
     RecordedEvent,
 )
-from eventstore.pgtypes import Connection, Pool
 from tests.eventstore.append_and_hang import crash_probe_batch
 from tests.eventstore.helpers import new_event, stream_id
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventstore.codec import check_json, encode_json
+from database.codec import check_json, encode_json
 from eventstore.errors import InvalidEventError
 from eventstore.store import _encode_object
 

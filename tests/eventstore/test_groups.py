@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from eventstore import ConcurrencyError, DuplicateEventError, EventStore, open_pool
-from eventstore.pgtypes import Pool
+from database import open_pool
+from database.pgtypes import Pool
+from eventstore import ConcurrencyError, DuplicateEventError, EventStore
 from tests.eventstore.helpers import new_event, stream_id
 
 

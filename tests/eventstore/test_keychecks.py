@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from eventstore.keychecks import KeyMismatchError, check_key_ring
-from eventstore.pgtypes import Pool
+from database.keychecks import KeyMismatchError, check_key_ring
+from database.pgtypes import Pool
 from privacy.keys import KeyRing
 
 K1 = os.urandom(32)

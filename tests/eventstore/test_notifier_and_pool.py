@@ -7,9 +7,10 @@ import asyncio
 import asyncpg
 import pytest
 
-from eventstore import NOTIFY_CHANNEL, EventStore, open_pool
+from database import open_pool
+from database.pgtypes import Pool
+from eventstore import NOTIFY_CHANNEL, EventStore
 from eventstore.notifier import Notifier
-from eventstore.pgtypes import Pool
 from tests.eventstore.helpers import new_event, stream_id
 
 

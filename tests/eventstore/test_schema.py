@@ -10,9 +10,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from eventstore import EventStore, MigrationError, migrate
-from eventstore.migrations import load_migrations
-from eventstore.pgtypes import Pool
+from database import MigrationError, migrate
+from database.migrations import load_migrations
+from database.pgtypes import Pool
+from eventstore import EventStore
 from tests.conftest import DatabaseFactory
 from tests.eventstore.helpers import new_event, stream_id
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import asyncpg
 
 from config.settings import Settings
-from eventstore import EventStore, create_pool, database_url, run_migrations
-from eventstore.migrations import load_migrations
-from eventstore.server import embedded_server
+from database import create_pool, database_url, run_migrations
+from database.migrations import load_migrations
+from database.server import embedded_server
+from eventstore import EventStore
 from tests.eventstore.helpers import new_event, stream_id
 
 ROOT = Path(__file__).resolve().parents[2]

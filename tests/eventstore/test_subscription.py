@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from database.pgtypes import Pool
 from eventstore import Checkpoint, EventStore, RecordedEvent, Subscription
-from eventstore.pgtypes import Pool
 from tests.eventstore.helpers import new_event, stream_id
 
 

@@ -15,12 +15,12 @@ import structlog
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.users import add_user
 from config.logs import configure_logging
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
+from devstack.binaries import find_binary
 from projections import ProjectionRunner, all_projections
-from workers.binaries import find_binary
+from records.users import add_user
 from workers.temporal import data_converter
 from workers.worker import build_worker
 from workflows import search_attributes

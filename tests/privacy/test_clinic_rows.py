@@ -7,11 +7,17 @@ import os
 
 import pytest
 
-from eventstore import erase_client, get_client, upsert_client
-from eventstore.clients import Resealed, client_row_key, reseal_clients
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from privacy.fields import TamperedFieldError
 from privacy.keys import KeyRing
+from records.clients import (
+    Resealed,
+    client_row_key,
+    erase_client,
+    get_client,
+    reseal_clients,
+    upsert_client,
+)
 
 K1 = KeyRing(keys={"k1": os.urandom(32)}, current="k1")
 K1_K2 = KeyRing(keys={**K1.keys, "k2": os.urandom(32)}, current="k2")

@@ -17,18 +17,18 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.users import add_user
+from api.codec import create_codec_app
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
+from devstack.binaries import find_binary
+from devstack.ports import free_port
+from domain.ids import journey_workflow_id
 from privacy import EncryptionCodec, load_key_ring
 from privacy.codec import CLINIC, ENCODING
-from privacy.codec_server import create_codec_app
-from tests.net import free_port
-from workers.binaries import find_binary
+from records.users import add_user
 from workers.temporal import data_converter
 from workers.worker import build_worker
 from workflows import search_attributes
-from workflows.messages import journey_workflow_id
 
 CLIENT = "cl-shared"  # one client id in both clinics: two clients
 OTHER = "other"

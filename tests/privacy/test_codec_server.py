@@ -13,12 +13,12 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 
-from api.users import add_user, revoke_tokens
+from api.codec import create_codec_app
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from privacy import EncryptionCodec
-from privacy.codec_server import create_codec_app
 from privacy.keys import parse_keys
+from records.users import add_user, revoke_tokens
 
 UI = "http://127.0.0.1:8233"
 CANARY = b'{"note": "Quentin Canary said something private"}'

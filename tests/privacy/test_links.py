@@ -40,7 +40,7 @@ def test_the_longest_check_in_ids_still_make_links() -> None:
 
 
 def test_another_clinics_check_ins_make_links_too() -> None:
-    from activities.followups import check_in_workflow_id
+    from domain.ids import check_in_workflow_id
 
     keys = ring("k1")
     check_in = check_in_workflow_id("j-7f3a9c", "week-2", "clinic-b")

@@ -12,11 +12,11 @@ import pytest
 
 from activities.messages import AppendRequest, EventEnvelope
 from activities.store import to_new_event
+from database.pgtypes import Pool
 from domain import Event, JourneyState, fold, next_due, parse_event
 from domain.events import ScreeningRecorded
 from domain.instruments import meaningful_change, remitted
 from eventstore import EventStore
-from eventstore.pgtypes import Pool
 from projections import (
     AuditProjection,
     CaseloadProjection,

@@ -16,14 +16,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import Channel
-from activities.followups import (
-    CheckInInput,
-    CompletedJourney,
-    DigestOutcome,
-    check_in_workflow_id,
-)
+from activities.followups import CheckInInput, CompletedJourney, DigestOutcome
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
+from domain.ids import check_in_workflow_id, journey_workflow_id
 from tests.schedules.support import Caseload
 from tests.temporal import dev_server as temporal_dev_server
 from tests.temporal import terminate_if_running, time_skipping_server
@@ -36,7 +32,6 @@ from workflows.followups import (
     SweepInput,
     SweepOutcome,
 )
-from workflows.messages import journey_workflow_id
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -11,10 +11,10 @@ from typing import Any
 
 from activities.messages import AppendRequest, EventEnvelope
 from activities.store import to_new_event
+from database.pgtypes import Pool
 from domain import ClosedReason, Event, Status
 from domain.vocabulary import Actor, Role
 from eventstore import EventStore
-from eventstore.pgtypes import Pool
 from projections import CaseloadProjection, ProjectionRunner
 from tests.domain.journey import GAD7_MODERATE, OPS, PHQ9_MODERATE, Journey
 

@@ -31,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.followups import DigestOutcome
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from workers.temporal import data_converter
 from workers.worker import build_worker
 from workflows.followups import DigestInput, SweepInput, SweepOutcome
@@ -193,7 +193,7 @@ async def test_the_cli_verb_applies_the_schedules(
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "workers.cli", "schedules", "apply"],
+            [sys.executable, "-m", "cli.main", "schedules", "apply"],
             cwd=ROOT,
             env=env,
             capture_output=True,

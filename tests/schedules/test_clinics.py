@@ -9,12 +9,11 @@ from datetime import timedelta
 import pytest_asyncio
 
 from activities.channels import Channel
-from activities.followups import check_in_workflow_id
-from eventstore import erase_client, upsert_client
+from domain.ids import check_in_workflow_id, clinic_of_workflow, journey_workflow_id
+from records.clients import erase_client, upsert_client
 from tests.domain.journey import Journey
 from tests.schedules.conftest import FollowUps, RecordingChannel
 from tests.schedules.support import Clinicians, _start, completed_journey, new_ids
-from workflows.messages import clinic_of_workflow, journey_workflow_id
 
 DAY = timedelta(days=1)
 OTHER = "other"

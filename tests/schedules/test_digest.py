@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest_asyncio
 
 from activities.channels import Channel
-from eventstore import upsert_client
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
+from domain.ids import journey_workflow_id
+from records.clients import upsert_client
 from tests.schedules.conftest import FollowUps, RecordingChannel
 from tests.schedules.support import (
     CLIENT_EMAIL,
@@ -23,7 +24,6 @@ from tests.schedules.support import (
     referred_journey,
     started_journey,
 )
-from workflows.messages import journey_workflow_id
 
 DAY = timedelta(days=1)
 UI = "http://127.0.0.1:8233/namespaces/default/workflows"

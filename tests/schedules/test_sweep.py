@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from activities.followups import check_in_workflow_id, maintenance_key
+from activities.followups import maintenance_key
 from domain import Protocol
+from domain.ids import check_in_workflow_id
 from domain.vocabulary import Instrument
-from eventstore import erase_client, upsert_client
+from records.clients import erase_client, upsert_client
 from tests.schedules.conftest import FollowUps
 from tests.schedules.support import (
     Clinicians,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 
 ROOT = Path(__file__).parents[2]
 
@@ -16,7 +16,7 @@ def carepath(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
     env["CAREPATH_DATABASE_URL"] = database_url
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

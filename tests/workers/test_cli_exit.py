@@ -15,7 +15,7 @@ import atexit, sys, threading, time
 threading.Thread(target=time.sleep, args=(3600,)).start()
 atexit.register(lambda: print("exit handler ran", flush=True))
 sys.argv = ["carepath", *sys.argv[1:]]
-from workers.cli import entry
+from cli.main import entry
 entry()
 """
 
@@ -32,7 +32,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_console_script_is_the_entry_that_skips_teardown() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["carepath"] == "workers.cli:entry"
+    assert scripts["carepath"] == "cli.main:entry"
 
 
 def test_a_finished_verb_exits_with_its_code_and_runs_exit_handlers() -> None:

@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.net import free_port
+from devstack.ports import free_port
 
 ROOT = Path(__file__).parents[2]
 
@@ -42,7 +42,7 @@ class Dev:
             [
                 sys.executable,
                 "-m",
-                "workers.cli",
+                "cli.main",
                 "dev",
                 "--temporal-port",
                 str(self.ports["temporal"]),
@@ -81,7 +81,7 @@ class Dev:
         if token:
             env["CAREPATH_API_TOKEN"] = token
         return subprocess.run(
-            [sys.executable, "-m", "workers.cli", *args],
+            [sys.executable, "-m", "cli.main", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,

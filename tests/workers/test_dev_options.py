@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from cli.main import build_parser, dev_options
 from config.settings import Settings
-from workers.cli import build_parser, dev_options
 
 
 def test_the_codec_and_api_ports_follow_the_settings_unless_a_flag_names_one() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from eventstore import get_client, upsert_client
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from privacy.fields import bound_row, open_row, seal_row
 from privacy.keys import KeyRing, generate_key_file, parse_keys, read_key_file
+from records.clients import get_client, upsert_client
 
 ROOT = Path(__file__).parents[2]
 NAME, EMAIL, PHONE = "Wren Q. Example", "wren@example.org", "+15550101234"
@@ -37,7 +37,7 @@ def reseal(
     if keys is not None:
         env["CAREPATH_PAYLOAD_KEYS"] = spec(keys)
     result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "keys", "reseal", *args],
+        [sys.executable, "-m", "cli.main", "keys", "reseal", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -174,7 +174,7 @@ def keys_command(tmp_path: Path, *args: str, keys: KeyRing | None = None) -> tup
     if keys is not None:
         env["CAREPATH_PAYLOAD_KEYS"] = spec(keys)
     result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "keys", *args],
+        [sys.executable, "-m", "cli.main", "keys", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -12,14 +12,15 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
+from database.pgtypes import Pool
 from domain import Actor, Command, Role, is_overdue
 from domain.commands import StartJourney
-from eventstore.pgtypes import Pool
+from domain.ids import journey_workflow_id
 from tests.temporal import terminate_if_running
 from workers.worker import build_worker
 from workflows import search_attributes as sa
 from workflows.journey import JourneyWorkflow
-from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
+from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
 
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 OPS = Actor(id="ops-1", role=Role.OPS)

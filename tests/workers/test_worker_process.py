@@ -22,13 +22,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
+from devstack.ports import free_port
 from domain import Actor, Role
 from domain.commands import Pause, StartJourney
+from domain.ids import journey_workflow_id
 from eventstore import EventStore
-from tests.net import free_port
 from workers.temporal import data_converter
 from workflows.journey import JourneyWorkflow
-from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
+from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
 
 OPS = Actor(id="ops-1", role=Role.OPS)
 ROOT = Path(__file__).parents[2]

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.channels import Channel
 from activities.store import StoreActivities
 from config.settings import Settings
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from tests.temporal import time_skipping_server
 from tests.workflows.driver import JourneyDriver
 from workers.worker import build_worker

@@ -11,12 +11,13 @@ from pydantic import TypeAdapter
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from database.pgtypes import Pool
 from domain import Actor, Command, Rejection, Role
 from domain.commands import StartJourney
-from eventstore.pgtypes import Pool
+from domain.ids import journey_workflow_id
 from tests.temporal import terminate_if_running
 from workflows.journey import JourneyWorkflow
-from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
+from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
 from workflows.rejections import rejection_from_error
 
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)

@@ -7,9 +7,9 @@ from temporalio import activity
 
 from activities.messages import AppendOutcome, AppendRequest
 from activities.store import StoreActivities
+from database.pgtypes import Pool
 from domain import fold, parse_event
 from eventstore import EventStore
-from eventstore.pgtypes import Pool
 from tests.workflows.driver import JourneyDriver
 from workflows.journey import JourneyWorkflow
 

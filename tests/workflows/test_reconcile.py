@@ -7,9 +7,9 @@ import uuid
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.messages import ReconcileInput, ReconcileOutcome
+from database.pgtypes import Pool
 from domain import fold, parse_event
 from eventstore import EventStore
-from eventstore.pgtypes import Pool
 from projections import ProjectionRunner, all_projections
 from tests.workflows.driver import JourneyDriver
 from workflows.reconcile import ReconcileJourneysWorkflow

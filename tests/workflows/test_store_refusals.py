@@ -16,10 +16,10 @@ from temporalio.exceptions import CancelledError
 
 from activities.messages import AppendOutcome, AppendRequest
 from activities.store import StoreActivities
+from database.pgtypes import Pool
 from domain import EVENT_ADAPTER, RejectionCode, fold, parse_event
 from domain.events import JourneyPaused
 from eventstore import EventStore, InvalidEventError, NewEvent
-from eventstore.pgtypes import Pool
 from tests.workflows.driver import COMMAND, OPS, THERAPIST, Journey, JourneyDriver, Rejected
 from workflows.fingerprints import decision_fingerprint
 from workflows.journey import JourneyWorkflow

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import signal
 from collections.abc import Iterator
 
 import structlog
@@ -20,7 +19,8 @@ import uvicorn
 from api.app import create_app
 from config.logs import configure_logging
 from config.settings import Settings, get_settings
-from eventstore import create_pool
+from database import create_pool
+from workers.signals import stop_on_signals
 from workers.temporal import connect
 
 # Resolved at each use, so that it follows `configure_logging` (JSON, PHI dropped).
@@ -58,16 +58,6 @@ async def serve_api(settings: Settings, *, stop: asyncio.Event | None = None) ->
     A caller that passes `stop` owns the process's signals (`carepath dev` does); in-flight
     requests finish before this returns.
     """
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    if stop is None:
-        stop = asyncio.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(signum, stop.set)
-                handled.append(signum)
-            except (NotImplementedError, RuntimeError):  # not the main thread
-                pass
     pool = await create_pool(settings)
     try:
         temporal = await connect(settings)
@@ -82,24 +72,23 @@ async def serve_api(settings: Settings, *, stop: asyncio.Event | None = None) ->
             server_header=False,  # no `Server: uvicorn`: name nothing an attacker can look up
         )
         server = _Server(config)
-        serving = asyncio.create_task(server.serve())
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # also when this task is cancelled: let uvicorn finish what is in flight
-            stopping.cancel()
-            if not serving.done():
-                log.info("api stopping")
-                server.should_exit = True
-            await serving
+        with stop_on_signals(stop) as stop_event:
+            serving = asyncio.create_task(server.serve())
+            stopping = asyncio.create_task(stop_event.wait())
+            try:
+                await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this task is cancelled: let uvicorn finish what is in flight
+                stopping.cancel()
+                if not serving.done():
+                    log.info("api stopping")
+                    server.should_exit = True
+                await serving
         if not server.started:
             where = f"{settings.api_host}:{settings.api_port}"
             raise RuntimeError(f"the API could not listen on {where}")
         log.info("api stopped")
     finally:
         await pool.close()
-        for signum in handled:
-            loop.remove_signal_handler(signum)
 
 
 def main() -> None:

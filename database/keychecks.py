@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventstore.pgtypes import Pool
+from database.pgtypes import Pool
 from privacy.derived import key_check
 from privacy.keys import KEY_ID, KeyConfigError, KeyRing
 

@@ -17,10 +17,10 @@ from datetime import datetime
 
 import asyncpg
 
-from api.auth import new_token, token_hash
 from config.settings import get_settings
+from database.pgtypes import Connection, Pool
 from domain import Role
-from eventstore.pgtypes import Connection, Pool
+from records.tokens import new_token, token_hash
 
 ID_PREFIX = {Role.THERAPIST: "th", Role.PRESCRIBER: "rx", Role.OPS: "ops"}
 ADMIN_ROLE = "admin"

@@ -1,5 +1,5 @@
 -- API tokens expire. A token issued from now on expires CAREPATH_TOKEN_TTL_DAYS (default 90)
--- after it is issued (`api/users.py` sets it). Tokens issued before this migration expire 90 days
+-- after it is issued (`records/users.py` sets it). Tokens issued before this migration expire 90 days
 -- after the migration ran, not after their creation: a deployment never locks its clinicians out
 -- the moment it upgrades, and every old token is gone within 90 days (`carepath users rotate`).
 ALTER TABLE api_tokens

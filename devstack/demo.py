@@ -16,9 +16,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from config.settings import Settings
 from domain import Actor, Command, Role
 from domain.commands import StartJourney
+from domain.ids import journey_workflow_id
 from workflows.details import static_summary
 from workflows.journey import JourneyWorkflow
-from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput, journey_workflow_id
+from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
 
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 OPS = Actor(id="ops-demo", role=Role.OPS)

@@ -9,11 +9,11 @@ from typing import Any
 import asyncpg
 
 from config.settings import Settings
-from eventstore.codec import init_connection
-from eventstore.keychecks import check_key_ring
-from eventstore.migrations import migrate
-from eventstore.pgtypes import Pool
-from eventstore.server import database_url
+from database.codec import init_connection
+from database.keychecks import check_key_ring
+from database.migrations import migrate
+from database.pgtypes import Pool
+from database.server import database_url
 from privacy.keys import load_key_ring
 
 

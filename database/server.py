@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from config.settings import Settings
-from eventstore.migrations import migrate
+from database.migrations import migrate
 
 
 def database_url(settings: Settings) -> str:

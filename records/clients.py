@@ -21,8 +21,7 @@ from datetime import datetime
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from eventstore.errors import ClientErasedError
-from eventstore.pgtypes import Connection, Pool
+from database.pgtypes import Connection, Pool
 from eventstore.types import OPAQUE_ID
 from privacy.fields import SealedFieldError, bound_row, open_row, seal_row
 from privacy.keys import KeyRing
@@ -51,6 +50,14 @@ SET display_name = NULL, email = NULL, phone = NULL, sealed_with = NULL,
 WHERE clinic_id = $1 AND client_id = $2
 RETURNING {_COLUMNS}
 """
+
+
+class ClientErasedError(Exception):
+    """Contact details cannot be written for a client whose details were erased."""
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+        super().__init__(f"client {client_id!r} was erased; its contact details cannot be set")
 
 
 class Client(BaseModel):

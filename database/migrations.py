@@ -1,4 +1,4 @@
-"""Schema migrations: the SQL files in ``eventstore/migrations/``, applied in order.
+"""Schema migrations: the SQL files in ``database/migrations/``, applied in order.
 
 Each file runs in its own transaction under a transaction-scoped advisory lock, so
 processes that start at the same moment apply every migration exactly once between them.
@@ -14,8 +14,7 @@ from importlib.resources import files
 
 import asyncpg
 
-from eventstore.errors import MigrationError
-from eventstore.pgtypes import Connection, Pool
+from database.pgtypes import Connection, Pool
 
 # Arbitrary constant naming this lock among the database's advisory locks.
 _LOCK_KEY = 0x4361_7265_7061_7468  # "Carepath"
@@ -31,6 +30,10 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
+class MigrationError(Exception):
+    """The migration files and the database's record of applied migrations disagree."""
+
+
 @dataclass(frozen=True)
 class Migration:
     name: str  # the file name without ".sql", e.g. "0001_events"
@@ -40,7 +43,7 @@ class Migration:
 
 def load_migrations() -> list[Migration]:
     """The packaged migration files, in the order they apply."""
-    directory = files("eventstore") / "migrations"
+    directory = files("database") / "migrations"
     migrations = []
     numbers: set[str] = set()
     for entry in directory.iterdir():

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, NoReturn
 from config.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from workers.dev import DevOptions
+    from devstack.supervisor import DevOptions
 
 
 def dev_options(args: argparse.Namespace, settings: Settings) -> DevOptions:
     """`carepath dev`'s ports: the flags, else the settings (`CAREPATH_API_PORT`, …)."""
-    from workers.dev import DevOptions
+    from devstack.supervisor import DevOptions
 
     return DevOptions(
         host=args.host,
@@ -34,7 +34,7 @@ def dev_options(args: argparse.Namespace, settings: Settings) -> DevOptions:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from workers.dev import main as run_dev
+    from devstack.supervisor import main as run_dev
 
     settings = get_settings()
     if args.data_dir is not None:
@@ -43,7 +43,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from eventstore import run_migrations
+    from database import run_migrations
 
     applied = asyncio.run(run_migrations(get_settings()))
     print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
@@ -58,14 +58,14 @@ def _worker(_: argparse.Namespace) -> int:
 
 
 def _api(_: argparse.Namespace) -> int:
-    from api.server import main as serve
+    from workers.api import main as serve
 
     serve()
     return 0
 
 
 def _codec_server(_: argparse.Namespace) -> int:
-    from privacy.codec_server import serve_codec
+    from workers.codec import serve_codec
 
     asyncio.run(serve_codec(get_settings()))
     return 0
@@ -127,10 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     schedules = sub.add_parser("schedules", help="the clinic's Temporal Schedules")
     schedules.add_argument("action", choices=["apply"], help="create or update them (idempotent)")
     schedules.set_defaults(run=_schedules)
-    from workers.keys import register as register_keys
+    from cli.keys import register as register_keys
 
     register_keys(sub)
-    from api.cli import register as register_client_verbs
+    from cli.client import register as register_client_verbs
 
     register_client_verbs(sub)
     _register_user_verbs(sub)
@@ -142,8 +142,8 @@ def _when(moment: datetime | None) -> str | None:
 
 
 def _users_list(args: argparse.Namespace) -> int:
-    from api.cli import _show, _with_pool, table
-    from api.users import list_users
+    from cli.client import _show, _with_pool, table
+    from records.users import list_users
 
     users = _with_pool(lambda pool: list_users(pool, args.clinic))
     answer = [
@@ -183,8 +183,8 @@ def _users_list(args: argparse.Namespace) -> int:
 
 
 def _users_rotate(args: argparse.Namespace) -> int:
-    from api.cli import REFUSED, CliError, _show, _with_pool
-    from api.users import rotate_token
+    from cli.client import REFUSED, CliError, _show, _with_pool
+    from records.users import rotate_token
 
     try:
         rotated = _with_pool(lambda pool: rotate_token(pool, args.clinician_id))
@@ -209,8 +209,8 @@ def _users_rotate(args: argparse.Namespace) -> int:
 
 
 def _register_user_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`carepath users list|rotate`, beside `users add|token|revoke` (api/cli.py)."""
-    from api.cli import _guarded
+    """`carepath users list|rotate`, beside `users add|token|revoke` (cli/client.py)."""
+    from cli.client import _guarded
 
     verbs = next(
         action

@@ -329,7 +329,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _with_pool(work: Callable[[Any], Any]) -> Any:
-    from eventstore import create_pool
+    from database import create_pool
 
     async def run() -> Any:
         try:
@@ -347,7 +347,7 @@ def _with_pool(work: Callable[[Any], Any]) -> Any:
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from api.users import add_user
+    from records.users import add_user
 
     clinician_id, token = _with_pool(
         lambda pool: add_user(pool, args.name, args.role, args.clinic, args.email, args.phone)
@@ -370,7 +370,7 @@ def _users_add(args: argparse.Namespace) -> int:
 
 
 def _users_token(args: argparse.Namespace) -> int:
-    from api.users import issue_token
+    from records.users import issue_token
 
     try:
         token = _with_pool(lambda pool: issue_token(pool, args.clinician_id))
@@ -381,7 +381,7 @@ def _users_token(args: argparse.Namespace) -> int:
 
 
 def _users_revoke(args: argparse.Namespace) -> int:
-    from api.users import revoke_tokens
+    from records.users import revoke_tokens
 
     count = _with_pool(lambda pool: revoke_tokens(pool, args.clinician_id))
     answer = {"clinician_id": args.clinician_id, "revoked": count}
@@ -474,7 +474,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (`python -m api.cli ...`), until `carepath` registers these verbs."""
+    """Stand-alone entry (`python -m cli.client ...`), until `carepath` registers these verbs."""
     parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

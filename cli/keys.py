@@ -95,10 +95,10 @@ def _ring(settings: Settings) -> KeyRing | None:
 
 
 def _reseal(settings: Settings, args: argparse.Namespace) -> int:
-    from api.notes import reseal_notes
-    from eventstore import create_pool
-    from eventstore.clients import Resealed, reseal_clients
-    from eventstore.keychecks import check_key_ring
+    from database import create_pool
+    from database.keychecks import check_key_ring
+    from records.clients import Resealed, reseal_clients
+    from records.notes import reseal_notes
 
     if args.key_id is not None:
         _say("reseal", "takes no key id (the key that encrypts seals)")

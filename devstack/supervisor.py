@@ -23,11 +23,12 @@ from temporalio.client import Client
 
 from config.logs import configure_logging, get_logger
 from config.settings import Settings
-from eventstore import create_pool
-from eventstore.server import database_url, embedded_server
+from database import create_pool
+from database.server import database_url, embedded_server
+from devstack.binaries import find_binary
 from privacy import generate_key_file
-from privacy.codec_server import serve_codec
-from workers.binaries import find_binary
+from workers.codec import serve_codec
+from workers.signals import stop_on_signals
 from workers.temporal import connect
 from workers.worker import build_worker
 from workflows.schedules import apply_schedules
@@ -163,7 +164,7 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
             await wait_until(lambda: _api_healthy(settings), "the API", 60)
             log.info("schedules applied", changed=await apply_schedules(client, settings))
             if options.demo:
-                from workers.demo import seed_demo
+                from devstack.demo import seed_demo
 
                 seeded = await seed_demo(client, settings)
                 log.info("demo journeys seeded", count=seeded)
@@ -220,7 +221,7 @@ async def _connect_when_ready(
 
 
 async def _serve_api(settings: Settings, stop: asyncio.Event) -> None:
-    from api.server import serve_api
+    from workers.api import serve_api
 
     await serve_api(settings, stop=stop)
 
@@ -253,11 +254,8 @@ def main(settings: Settings, options: DevOptions) -> int:
     configure_logging(settings, "dev")
 
     async def supervise() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await run_dev(settings, options, stop)
+        with stop_on_signals() as stop:
+            await run_dev(settings, options, stop)
 
     try:
         asyncio.run(supervise())

@@ -1,5 +1,5 @@
-"""The codec server (`carepath codec-server`): lets the Temporal UI show decrypted payloads to
-an authorized person, and records every decode.
+"""The codec server's app (`carepath codec-server`, served by `workers.codec`): lets the Temporal
+UI show decrypted payloads to an authorized person, and records every decode.
 
 Temporal's remote codec protocol: `POST /encode` and `POST /decode` with
 `{"payloads": [{"metadata": {name: base64}, "data": base64}]}`. Only the UI's origin may call it
@@ -18,9 +18,7 @@ no token) the caller is ops of the clinic "default".
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import signal
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,9 +28,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payload
 
-from api.auth import clinician_of_token
 from config.settings import Settings
 from privacy.codec import EncryptionCodec, is_encrypted, stamp_of
+from records.tokens import clinician_of_token
 
 COOKIE = "carepath_token"
 DEFAULT_CLINIC = "default"
@@ -153,33 +151,3 @@ def create_codec_app(settings: Settings, codec: EncryptionCodec, pool: asyncpg.P
         return _json(decoded)
 
     return app
-
-
-async def serve_codec(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    import uvicorn
-
-    from eventstore import create_pool
-    from privacy.keys import load_key_ring
-
-    ring = load_key_ring(settings.payload_keys, settings.payload_key_file)
-    if ring is None:
-        raise SystemExit("no payload keys: set CAREPATH_PAYLOAD_KEYS or CAREPATH_PAYLOAD_KEY_FILE")
-    pool = await create_pool(settings)
-    app = create_codec_app(settings, EncryptionCodec(ring), pool)
-    config = uvicorn.Config(
-        app, host=settings.codec_host, port=settings.codec_port, log_config=None, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    own_stop = stop is None
-    stop = stop or asyncio.Event()
-    if own_stop:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-    serving = asyncio.create_task(server.serve())
-    try:
-        await stop.wait()
-    finally:
-        server.should_exit = True
-        await serving
-        await pool.close()
