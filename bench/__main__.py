@@ -12,33 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
+
+from devstack.servers import throwaway_postgres
 
 BENCHMARKS = ["bench.eventstore_append", "bench.projections_catch_up", "bench.journey_updates"]
 SHARED_SERVER = {"bench.eventstore_append", "bench.projections_catch_up"}
-
-
-@contextlib.contextmanager
-def shared_server() -> Iterator[str]:
-    """The URL of the server the event store benchmarks share."""
-    given = os.environ.get("CAREPATH_DATABASE_URL")
-    if given:
-        yield given
-        return
-    from database.server import embedded_server
-
-    work = Path(tempfile.mkdtemp(prefix="carepath-bench-"))
-    server = embedded_server(work / "pgdata")
-    try:
-        yield str(server.get_uri())
-    finally:
-        server.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     modules = chosen or BENCHMARKS
     failed = []
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(shared_server()) if SHARED_SERVER & set(modules) else None
+        url = (
+            stack.enter_context(throwaway_postgres("carepath-bench-"))
+            if SHARED_SERVER & set(modules)
+            else None
+        )
         for module in modules:
             print(f"\n=== {module}", flush=True)
             env = dict(os.environ)

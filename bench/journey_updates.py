@@ -23,19 +23,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.bare_workflow import BareUpdates
 from config.settings import Settings
 from database import migrate, open_pool
 from database.server import embedded_server
-from devstack.binaries import find_binary
+from devstack.servers import start_dev_server
 from domain import Actor, Role
 from domain.commands import Pause, Resume, StartJourney
-from workers.temporal import DATA_CONVERTER
 from workers.worker import build_worker
-from workflows import search_attributes
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
 
@@ -83,18 +80,7 @@ async def main(journeys: int, updates: int, callers: int) -> list[dict[str, Any]
     pg = embedded_server(work / "pgdata")
     pool = await open_pool(pg.get_uri(), min_size=2, max_size=20)
     await migrate(pool)
-    env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
-        dev_server_existing_path=find_binary("temporal"),
-        search_attributes=search_attributes.ALL,
-        dev_server_database_filename=str(work / "temporal.db"),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=WAL",
-            "--sqlite-pragma",
-            "synchronous=NORMAL",
-        ],
-    )
+    env = await start_dev_server(database_file=work / "temporal.db", fast_sqlite=True)
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     rows: list[dict[str, Any]] = []
     try:

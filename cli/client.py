@@ -471,16 +471,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke = user_verbs.add_parser("revoke", parents=[common], help="revoke a clinician's tokens")
     revoke.add_argument("clinician_id")
     revoke.set_defaults(run=_guarded(_users_revoke))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (`python -m cli.client ...`), until `carepath` registers these verbs."""
-    parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.run(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

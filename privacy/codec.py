@@ -85,10 +85,6 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         self._clinic = clinic
 
     @property
-    def current_key_id(self) -> str:
-        return self._ring.current
-
-    @property
     def clinic(self) -> str:
         """The clinic this codec stamps the payloads it encrypts with."""
         return self._clinic

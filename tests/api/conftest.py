@@ -19,10 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from config.settings import Settings
 from database.pgtypes import Pool
+from devstack.servers import time_skipping_server
 from domain.ids import DEFAULT_CLINIC, journey_workflow_id
 from projections import ProjectionRunner, all_projections
 from records.users import add_user
-from tests.temporal import terminate_if_running, time_skipping_server
+from tests.temporal import terminate_if_running
 from workers.worker import build_worker
 
 OTHER_CLINIC = "other"

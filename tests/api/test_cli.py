@@ -60,7 +60,7 @@ class Served:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "cli.client",
+            "cli.main",
             *args,
             cwd=ROOT,
             env=env,

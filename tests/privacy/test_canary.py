@@ -12,18 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 import structlog
-from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from config.logs import configure_logging
 from config.settings import Settings
 from database.pgtypes import Pool
-from devstack.binaries import find_binary
+from devstack.servers import start_dev_server
 from projections import ProjectionRunner, all_projections
 from records.users import add_user
 from workers.temporal import data_converter
 from workers.worker import build_worker
-from workflows import search_attributes
 
 CANARIES = {
     "name": "Zelda Canary-Quist",
@@ -42,12 +40,7 @@ async def test_no_canary_phi_reaches_temporal_logs_or_the_event_table(
         env="production", payload_keys=keys, task_queue="canary", api_runs_projections=False
     )
     db_file = tmp_path / "temporal.db"
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=find_binary("temporal"),
-        dev_server_database_filename=str(db_file),
-        search_attributes=search_attributes.ALL,
-    )
+    env = await start_dev_server(data_converter(settings), database_file=db_file)
     configure_logging(settings, "canary")
     logging.getLogger().setLevel(logging.DEBUG)
     try:

@@ -14,21 +14,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.codec import create_codec_app
 from config.settings import Settings
 from database.pgtypes import Pool
-from devstack.binaries import find_binary
 from devstack.ports import free_port
+from devstack.servers import start_dev_server
 from domain.ids import journey_workflow_id
 from privacy import EncryptionCodec, load_key_ring
 from privacy.codec import CLINIC, ENCODING
 from records.users import add_user
 from workers.temporal import data_converter
 from workers.worker import build_worker
-from workflows import search_attributes
 
 CLIENT = "cl-shared"  # one client id in both clinics: two clients
 OTHER = "other"
@@ -74,13 +72,7 @@ async def test_a_clinics_ops_decode_their_clinics_payloads_only(db_pool: Pool) -
         api_runs_projections=False,
         ui_base_url=ui,
     )
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=find_binary("temporal"),
-        search_attributes=search_attributes.ALL,
-        ui=True,
-        ui_port=ui_port,
-    )
+    env = await start_dev_server(data_converter(settings), ui_port=ui_port)
     staff: dict[str, dict[str, tuple[str, str]]] = {}
     for clinic in ("default", OTHER):
         staff[clinic] = {

@@ -127,7 +127,7 @@ def as_json(payload: Payload) -> dict[str, object]:
 
 def legacy(codec: EncryptionCodec, payload: Payload) -> Payload:
     """Encrypted the way payloads were before they named their clinic."""
-    key_id = codec.current_key_id
+    key_id = codec._ring.current
     ring_key = codec._ring.keys[key_id]
     nonce = secrets.token_bytes(12)
     sealed = AESGCM(ring_key).encrypt(nonce, payload.SerializeToString(), key_id.encode())

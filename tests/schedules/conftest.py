@@ -19,10 +19,11 @@ from activities.channels import Channel
 from activities.followups import CheckInInput, CompletedJourney, DigestOutcome
 from config.settings import Settings
 from database.pgtypes import Pool
+from devstack.servers import dev_server as temporal_dev_server
+from devstack.servers import time_skipping_server
 from domain.ids import check_in_workflow_id, journey_workflow_id
 from tests.schedules.support import Caseload
-from tests.temporal import dev_server as temporal_dev_server
-from tests.temporal import terminate_if_running, time_skipping_server
+from tests.temporal import terminate_if_running
 from workers.worker import build_worker
 from workflows.followups import (
     DailyDigestWorkflow,

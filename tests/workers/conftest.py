@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from tests.temporal import dev_server as temporal_dev_server
+from devstack.servers import dev_server as temporal_dev_server
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

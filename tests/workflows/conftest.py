@@ -13,7 +13,7 @@ from activities.channels import Channel
 from activities.store import StoreActivities
 from config.settings import Settings
 from database.pgtypes import Pool
-from tests.temporal import time_skipping_server
+from devstack.servers import time_skipping_server
 from tests.workflows.driver import JourneyDriver
 from workers.worker import build_worker
 
