@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+from temporalio.client import Client
+
+from config.settings import Settings
+from database.pgtypes import Pool
+from devstack.ports import free_port
+from workers.api import serve_api
+from workers.worker import build_worker
 
 
 async def wait_until_healthy(http: httpx.AsyncClient, server: asyncio.Task[None]) -> None:
@@ -20,3 +31,34 @@ async def wait_until_healthy(http: httpx.AsyncClient, server: asyncio.Task[None]
             pass
         assert time.monotonic() < deadline, "the API did not come up"
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def served_api(
+    temporal: Client, pool: Pool, db_url: str, **settings: Any
+) -> AsyncIterator[Settings]:
+    """The API served on a free loopback port (`carepath api`'s code) with a worker on a task
+    queue of its own; yields the settings it runs with, and stops both on leaving."""
+    port = free_port()
+    served = Settings(
+        **{
+            "temporal_address": temporal.service_client.config.target_host,
+            "database_url": db_url,
+            "task_queue": f"api-{uuid.uuid4().hex[:8]}",
+            "api_host": "127.0.0.1",
+            "api_port": port,
+            "api_url": f"http://127.0.0.1:{port}",
+            "db_pool_max": 8,
+            **settings,
+        }
+    )
+    stop = asyncio.Event()
+    async with build_worker(temporal, pool, served, channels={}):
+        server = asyncio.create_task(serve_api(served, stop=stop))
+        try:
+            async with httpx.AsyncClient(base_url=served.api_url) as http:
+                await wait_until_healthy(http, server)
+            yield served
+        finally:
+            stop.set()
+            await asyncio.wait_for(server, timeout=30)

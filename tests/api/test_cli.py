@@ -24,9 +24,7 @@ from devstack.ports import free_port
 from domain.instruments import score
 from domain.vocabulary import Instrument
 from records.clients import get_client
-from tests.net import wait_until_healthy
-from workers.api import serve_api
-from workers.worker import build_worker
+from tests.net import served_api
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,27 +77,10 @@ class Served:
 async def served(
     temporal_env: WorkflowEnvironment, db_pool: Pool, db_url: str
 ) -> AsyncIterator[Served]:
-    port = free_port()
-    settings = Settings(
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        database_url=db_url,
-        task_queue=f"cli-{uuid.uuid4().hex[:8]}",
-        api_host="127.0.0.1",
-        api_port=port,
-        api_url=f"http://127.0.0.1:{port}",
-        api_runs_projections=True,
-        db_pool_max=8,
-    )
-    stop = asyncio.Event()
-    async with build_worker(temporal_env.client, db_pool, settings, channels={}):
-        server = asyncio.create_task(serve_api(settings, stop=stop))
-        try:
-            async with httpx.AsyncClient(base_url=settings.api_url) as http:
-                await wait_until_healthy(http, server)
-            yield Served(settings, db_url)
-        finally:
-            stop.set()
-            await asyncio.wait_for(server, timeout=20)
+    async with served_api(
+        temporal_env.client, db_pool, db_url, api_runs_projections=True
+    ) as settings:
+        yield Served(settings, db_url)
 
 
 def _user(run: Run) -> tuple[str, str]:

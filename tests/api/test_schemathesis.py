@@ -29,13 +29,9 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from config.settings import Settings
 from database.pgtypes import Pool
-from devstack.ports import free_port
 from records.users import add_user
-from tests.net import wait_until_healthy
-from workers.api import serve_api
-from workers.worker import build_worker
+from tests.net import served_api
 
 MAX_EXAMPLES = 20
 SEED = 20261205
@@ -67,19 +63,6 @@ class Served:
 async def served(
     temporal_env: WorkflowEnvironment, db_pool: Pool, db_url: str
 ) -> AsyncIterator[Served]:
-    port = free_port()
-    settings = Settings(
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        database_url=db_url,
-        task_queue=f"st-{uuid.uuid4().hex[:8]}",
-        api_host="127.0.0.1",
-        api_port=port,
-        api_url=f"http://127.0.0.1:{port}",
-        api_runs_projections=False,
-        db_pool_max=8,
-        # schemathesis probes missing and wrong tokens from one address: not an attack.
-        auth_failure_limit=1_000_000,
-    )
     tokens = {}
     ids = {}
     # A clinic of its own: journey ids are per clinic, so journeys that schemathesis starts
@@ -88,24 +71,24 @@ async def served(
     for role in ("ops", "therapist", "prescriber"):
         ids[role], tokens[role] = await add_user(db_pool, f"Schema {role}", role, clinic)
     client_id = f"cl-{uuid.uuid4().hex[:10]}"
-    stop = asyncio.Event()
-    async with build_worker(temporal_env.client, db_pool, settings, channels={}):
-        server = asyncio.create_task(serve_api(settings, stop=stop))
-        try:
-            async with httpx.AsyncClient(base_url=settings.api_url) as http:
-                await wait_until_healthy(http, server)
-                body = {
-                    "client_id": client_id,
-                    "therapist_id": ids["therapist"],
-                    "prescriber_id": ids["prescriber"],
-                }
-                ops = {"Authorization": f"Bearer {tokens['ops']}"}
-                started = await http.post("/journeys", json=body, headers=ops, timeout=30)
-                assert started.status_code == 201, started.text
-            yield Served(settings.api_url, tokens, client_id)
-        finally:
-            stop.set()
-            await asyncio.wait_for(server, timeout=30)
+    # schemathesis probes missing and wrong tokens from one address: not an attack.
+    async with served_api(
+        temporal_env.client,
+        db_pool,
+        db_url,
+        api_runs_projections=False,
+        auth_failure_limit=1_000_000,
+    ) as settings:
+        async with httpx.AsyncClient(base_url=settings.api_url) as http:
+            body = {
+                "client_id": client_id,
+                "therapist_id": ids["therapist"],
+                "prescriber_id": ids["prescriber"],
+            }
+            ops = {"Authorization": f"Bearer {tokens['ops']}"}
+            started = await http.post("/journeys", json=body, headers=ops, timeout=30)
+            assert started.status_code == 201, started.text
+        yield Served(settings.api_url, tokens, client_id)
 
 
 async def test_the_server_sends_no_server_header_and_refuses_big_chunked_bodies(
