@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -55,16 +52,3 @@ async def test_the_embedded_server_starts_under_a_private_data_dir() -> None:
     finally:
         embedded_server(settings.data_dir / "postgres").cleanup()
         shutil.rmtree(private, ignore_errors=True)
-
-
-def test_the_module_cli_migrates(db_url: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "eventstore", "migrate"],
-        cwd=ROOT,
-        env={**os.environ, "CAREPATH_DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert "schema is up to date" in done.stdout
