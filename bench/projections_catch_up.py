@@ -8,8 +8,8 @@ One run, one PostgreSQL server (its defaults: fsync on), one process.
    the workflow does it (``activities.store.to_new_event``, ``EventStore.append`` with the
    expected version), on ``--connections`` connections. Then, alternating, ``--rounds`` times,
    each path from an emptied read model (tables and checkpoints):
-   - baseline: ``EventStore.read_all`` from the start of the log to its end, in batches of 1000
-     (its default): reading and decoding, nothing applied;
+   - baseline: ``eventstore.read_log`` from the start of the log to its end, in batches of 1000,
+     as ``RecordedEvent``s: reading and decoding, nothing applied;
    - each projection alone (caseload, audit, outcomes): ``ProjectionRunner.catch_up()``;
    - all three in one runner (one read per batch), as ``carepath projections run`` runs them.
    Every path must build the read models one runner per projection builds in batches of 500
@@ -17,7 +17,7 @@ One run, one PostgreSQL server (its defaults: fsync on), one process.
 2. Rebuild. ``--rebuild-events`` events COPYed straight into ``events`` of a fresh database
    (rows as ``EventStore.append`` writes them, from ``--template-journeys`` journeys replicated
    with other ids), then ``ProjectionRunner(pool, all_projections()).rebuild()``, as
-   ``carepath projections rebuild`` does; baseline: a bare ``read_all`` scan of the same events.
+   ``carepath projections rebuild`` does; baseline: a bare ``read_log`` scan of the same events.
 
 Diagnostic rows (``--diagnose``, on by default): the runner's read alone; three runners at once
 (one runner per projection); one runner in batches of 1,000; each projection rebuilt alone (checked
@@ -64,14 +64,15 @@ from database import open_pool
 from database.pgtypes import Pool
 from devstack.machine import describe_machine, print_machine
 from domain import JourneyState
-from eventstore import Checkpoint, EventStore
+from eventstore import Checkpoint, EventStore, read_log
 from projections import Projection, ProjectionRunner, all_projections
-from projections.log import read_log
+from projections import log as projection_log
 from projections.runner import BATCH_SIZE
 
 TARGET_CATCH_UP = 20_000.0  # events/s, all three projections
 TARGET_REBUILD = (1_000_000, 60.0)  # events, seconds
-READ_BATCH = 1000  # EventStore.read_all's default
+READ_BATCH = 1000  # the baseline scan's batch
+BASELINE = "read_log scan (baseline)"
 HEADLINE = "all three projections, one runner"
 
 
@@ -87,10 +88,9 @@ async def reset(pool: Pool, projections: Sequence[Projection]) -> None:
 
 
 async def scan(pool: Pool) -> int:
-    """Read the whole log through ``EventStore.read_all``, as a projection does; applies nothing."""
-    store = EventStore(pool)
+    """Read the whole log as ``RecordedEvent``s (``eventstore.read_log``); applies nothing."""
     after, total = Checkpoint.start(), 0
-    while events := await store.read_all(after, limit=READ_BATCH):
+    while events := await read_log(pool, after, READ_BATCH):
         total += len(events)
         after = events[-1].checkpoint
     return total
@@ -182,7 +182,7 @@ async def read_log_scan(pool: Pool, batch: int = BATCH_SIZE) -> int:
     after, total = Checkpoint.start(), 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            events = await read_log(conn, after, batch)
+            events = await projection_log.read_log(conn, after, batch)
         if not events:
             return total
         for event in events:
@@ -216,7 +216,7 @@ async def measure_catch_up(url: str, args: argparse.Namespace) -> dict[str, Any]
 
         everything = [p.name for p in projections]
         paths: list[tuple[str, Callable[[], Awaitable[int]], list[str]]] = [
-            ("read_all scan (baseline)", lambda: scan(pool), [])
+            (BASELINE, lambda: scan(pool), [])
         ]
 
         def alone(name: str) -> Callable[[], Awaitable[int]]:
@@ -263,7 +263,7 @@ async def measure_catch_up(url: str, args: argparse.Namespace) -> dict[str, Any]
         profiles = await profile(pool, projections) if args.profile else {}
     finally:
         await pool.close()
-    base = statistics.median(r["events_per_s"] for r in runs["read_all scan (baseline)"])
+    base = statistics.median(r["events_per_s"] for r in runs[BASELINE])
     rows = []
     for name, measured in runs.items():
         row: dict[str, Any] = {
@@ -332,7 +332,7 @@ async def measure_rebuild(server_uri: str, args: argparse.Namespace) -> dict[str
                 await conn.close()
         pool = await open_pool(url, min_size=1, max_size=10)  # as create_pool's defaults
         try:
-            scanned = await timed("read_all scan (baseline)", lambda: scan(pool), cpu, n)
+            scanned = await timed(BASELINE, lambda: scan(pool), cpu, n)
             name = "rebuild all three (carepath projections rebuild)"
             whole = await timed(name, ProjectionRunner(pool, all_projections()).rebuild, cpu, n)
             expected = await read_models(pool, all_projections())

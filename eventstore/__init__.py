@@ -7,9 +7,10 @@ from eventstore.errors import (
     InvalidEventError,
     PayloadTooLargeError,
 )
+from eventstore.follower import follow_log
+from eventstore.log import fetch_log, read_log
 from eventstore.queries import NOTIFY_CHANNEL
 from eventstore.store import EventStore
-from eventstore.subscription import Subscription
 from eventstore.types import AppendResult, Checkpoint, NewEvent, RecordedEvent
 
 __all__ = [
@@ -24,5 +25,7 @@ __all__ = [
     "NewEvent",
     "PayloadTooLargeError",
     "RecordedEvent",
-    "Subscription",
+    "fetch_log",
+    "follow_log",
+    "read_log",
 ]

@@ -1,4 +1,6 @@
-"""Read queries shared by ``EventStore`` and ``Subscription``, and row decoding."""
+"""``EventStore``'s stream read and its row decoding; the channel that wakes the log's readers.
+
+The read of the whole log is ``eventstore.log``'s."""
 
 from __future__ import annotations
 
@@ -6,9 +8,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from database.pgtypes import Connection
 from eventstore.errors import EventStoreError
-from eventstore.types import Checkpoint, RecordedEvent
+from eventstore.types import RecordedEvent
 
 NOTIFY_CHANNEL = "carepath_events"
 
@@ -24,21 +25,6 @@ WHERE stream_id = $1 AND stream_version >= $2
 ORDER BY stream_version
 LIMIT $3
 """
-
-# Gap-safe: see EventStore.read_all.
-READ_ALL_SQL = f"""
-SELECT {_COLUMNS}
-FROM events
-WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, global_position
-LIMIT $3
-"""
-
-
-async def read_all(conn: Connection, after: Checkpoint, limit: int) -> list[RecordedEvent]:
-    rows = await conn.fetch(READ_ALL_SQL, after.transaction_id, after.global_position, limit)
-    return to_events(rows)
 
 
 def to_events(rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:

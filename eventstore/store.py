@@ -1,4 +1,5 @@
-"""The event store: append to streams with optimistic concurrency, read streams and the log."""
+"""The event store: append to streams with optimistic concurrency, read streams (the whole log:
+``eventstore.log``)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,10 @@ from eventstore.errors import (
 )
 from eventstore.groups import Groups, NotWritten, Pending, insert_group
 from eventstore.notifier import Notifier
-from eventstore.subscription import Subscription
 from eventstore.types import (
     MAX_EVENT_TYPE_LENGTH,
     OPAQUE_ID,
     AppendResult,
-    Checkpoint,
     NewEvent,
     RecordedEvent,
 )
@@ -244,39 +243,6 @@ class EventStore:
         async with self._pool.acquire() as conn:
             version: int = await conn.fetchval(_STREAM_VERSION_SQL, stream_id)
         return version
-
-    async def read_all(self, after: Checkpoint, limit: int = 1000) -> list[RecordedEvent]:
-        """Up to ``limit`` events from every stream, strictly after ``after``.
-
-        Gap-safe: a reader that resumes from each returned event's ``checkpoint`` sees every
-        committed event exactly once.
-
-        Ordering by ``global_position`` alone is unsafe. Positions are handed out when rows
-        are inserted, not when they commit: transaction A can take position 10, then
-        transaction B takes 11 and commits first. A reader that saw 11 and checkpointed
-        there would never see 10, which becomes visible only when A commits.
-
-        So events are ordered by (writing transaction id, position) and only events of
-        transactions older than the snapshot's xmin are returned. Every transaction below
-        xmin has finished, and every transaction that has yet to commit has an id at or
-        above it, so nothing can ever appear behind a checkpoint. The price is that an
-        event waits until every older writing transaction has ended, on the whole server
-        (xids are server-wide, so other databases count too): keep transactions short.
-        """
-        if limit < 1:
-            raise InvalidEventError("limit must be 1 or more")
-        async with self._pool.acquire() as conn:
-            return await queries.read_all(conn, after, limit)
-
-    def subscribe(
-        self, after: Checkpoint, *, poll_interval: float = 1.0, batch_size: int = 500
-    ) -> Subscription:
-        """Every event after ``after``, forever. Use ``async with``, then ``async for``.
-
-        Woken by LISTEN/NOTIFY, and it polls every ``poll_interval`` seconds too, so a
-        missed notification only delays an event. It holds one pool connection while open.
-        """
-        return Subscription(self._pool, after, poll_interval=poll_interval, batch_size=batch_size)
 
 
 def check_stream_id(stream_id: str) -> None:

@@ -1,4 +1,5 @@
-"""The log as projections read it: one gap-safe read per batch, decoded only as far as needed."""
+"""The log as projections read it: ``eventstore.log``'s gap-safe read, one per batch, decoded
+only as far as needed."""
 
 from __future__ import annotations
 
@@ -6,26 +7,12 @@ import json
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from database.pgtypes import Connection
 from domain import Event, parse_event
 from eventstore import Checkpoint
-
-# The WHERE and ORDER BY of eventstore.queries.READ_ALL_SQL (gap-safe: see EventStore.read_all),
-# with only the columns projections use. `data` comes as text, decoded on first use; the fields
-# the audit needs are extracted by the server, so metadata is never decoded here.
-READ_SQL = """
-SELECT stream_id, stream_version, event_type, data::text AS data, global_position,
-       transaction_id, recorded_at, data->>'occurred_at' AS occurred_at,
-       coalesce(nullif(metadata->>'decision_id', ''), 'event-' || event_id::text) AS decision_id,
-       metadata->>'decision_type' AS decision_type,
-       coalesce(metadata->>'actor_id', 'unknown') AS actor_id,
-       coalesce(metadata->>'actor_role', 'unknown') AS actor_role
-FROM events
-WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, global_position
-LIMIT $3
-"""
+from eventstore.log import fetch_log
 
 
 class LogEvent:
@@ -49,36 +36,24 @@ class LogEvent:
         "type",
     )
 
-    def __init__(
-        self,
-        *,
-        stream_id: str,
-        stream_version: int,
-        type: str,
-        data: str,
-        global_position: int,
-        transaction_id: int,
-        recorded_at: datetime,
-        occurred_at: str | None,
-        decision_id: str,
-        decision_type: str | None,
-        actor_id: str,
-        actor_role: str,
-    ) -> None:
-        self.stream_id = stream_id
-        self.stream_version = stream_version
-        self.type = type
-        self._text = data
+    def __init__(self, row: asyncpg.Record) -> None:
+        """From a row of ``eventstore.log.READ_LOG_SQL``."""
+        self.stream_id: str = row["stream_id"]
+        self.stream_version: int = row["stream_version"]
+        self.type: str = row["event_type"]
+        self._text: str = row["data"]
         self._data: dict[str, Any] | None = None
         self._event: Event | None = None
-        self.global_position = global_position
-        self.transaction_id = transaction_id
-        self.recorded_at = recorded_at
-        self.occurred_at = occurred_at  # the data's, as text
-        self.decision_id = decision_id  # the metadata's, or "event-<event id>"
-        self.decision_type = decision_type
-        self.actor_id = actor_id
-        self.actor_role = actor_role
+        self.global_position: int = row["global_position"]
+        self.transaction_id: int = row["transaction_id"]
+        self.recorded_at: datetime = row["recorded_at"]
+        self.occurred_at: str | None = row["occurred_at"]  # the data's, as text
+        # The metadata's; events recorded without them belong to a decision of their own.
+        self.decision_id: str = row["decision_id"] or f"event-{row['event_id']}"
+        self.decision_type: str | None = row["decision_type"]
+        actor_id, actor_role = row["actor_id"], row["actor_role"]
+        self.actor_id: str = "unknown" if actor_id is None else actor_id
+        self.actor_role: str = "unknown" if actor_role is None else actor_role
 
     @property
     def data(self) -> dict[str, Any]:
@@ -103,22 +78,6 @@ class LogEvent:
 
 
 async def read_log(conn: Connection, after: Checkpoint, limit: int) -> list[LogEvent]:
-    """Up to ``limit`` events after ``after``, in ``EventStore.read_all``'s order and gap-safe."""
-    rows = await conn.fetch(READ_SQL, after.transaction_id, after.global_position, limit)
-    return [
-        LogEvent(
-            stream_id=r[0],
-            stream_version=r[1],
-            type=r[2],
-            data=r[3],
-            global_position=r[4],
-            transaction_id=r[5],
-            recorded_at=r[6],
-            occurred_at=r[7],
-            decision_id=r[8],
-            decision_type=r[9],
-            actor_id=r[10],
-            actor_role=r[11],
-        )
-        for r in rows
-    ]
+    """Up to ``limit`` events after ``after``: the log's one gap-safe read
+    (``eventstore.log.fetch_log``), as ``LogEvent``s."""
+    return [LogEvent(row) for row in await fetch_log(conn, after, limit)]

@@ -20,7 +20,8 @@ import asyncpg
 import structlog
 
 from database.pgtypes import Pool
-from eventstore import NOTIFY_CHANNEL, Checkpoint
+from eventstore import Checkpoint
+from eventstore.follower import follow_log
 from projections.log import LogEvent, read_log
 
 log = structlog.get_logger("carepath.projections")
@@ -83,7 +84,6 @@ class ProjectionRunner:
         self._names = names
         self._batch_size = batch_size
         self._lock_keys = sorted({lock_key(name) for name in names})
-        self._caught_up = False  # since the last failure: decides the next pause
         # Test seam: when set, a rebuild awaits this at named points, to be held there:
         # "creating" (before it reads the live tables' definitions), "indexing" (its staging
         # tables filled, not yet indexed), "swapped" (the live tables dropped and replaced, in
@@ -166,58 +166,31 @@ class ProjectionRunner:
             await self._rebuild_hook(point)
 
     async def follow(self, *, poll_interval: float = 1.0, max_backoff: float = 60.0) -> None:
-        """Keep up with the log until cancelled: woken by NOTIFY, polling in case one is lost.
+        """Keep up with the log until cancelled (``eventstore.follower.follow_log``): caught up
+        on every NOTIFY and every ``poll_interval`` seconds; a dead listening connection is
+        noticed and replaced.
 
         A failing batch (a lost connection, a bug in a projection) rolls back whole; it is
         logged and tried again after a pause that doubles up to ``max_backoff``, so the read
         models resume on their own once the cause is gone.
         """
-        first = min(poll_interval, 1.0)
-        pause = first
-        while True:
-            try:
-                await self._follow(poll_interval)
-            except Exception as error:
-                log.error(
-                    "projections failed; retrying",
-                    projections=self._names,
-                    error=type(error).__name__,
-                    retry_in_s=pause,
-                )
-                await asyncio.sleep(pause)
-                pause = first if self._caught_up else min(pause * 2, max_backoff)
 
-    async def _follow(self, poll_interval: float) -> None:
-        wake = asyncio.Event()
-        lost = False
+        def on_error(error: Exception, retry_in: float) -> None:
+            log.error(
+                "projections failed; retrying",
+                projections=self._names,
+                error=type(error).__name__,
+                retry_in_s=retry_in,
+            )
 
-        def on_notify(*_: object) -> None:
-            wake.set()
-
-        def on_lost(*_: object) -> None:  # the listening connection died: no more wake-ups
-            nonlocal lost
-            lost = True
-            wake.set()
-
-        self._caught_up = False
-        async with self._pool.acquire() as listener:
-            listener.add_termination_listener(on_lost)
-            await listener.add_listener(NOTIFY_CHANNEL, on_notify)
-            try:
-                while not lost:
-                    wake.clear()
-                    await self.catch_up()
-                    self._caught_up = True
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), timeout=poll_interval)
-                raise ConnectionError("the connection listening for new events was lost")
-            finally:
-                # On a dead connection these fail (its proxy is already detached), and on a
-                # half-open one UNLISTEN may never answer: neither may hide or hold up a stop.
-                with contextlib.suppress(Exception):
-                    listener.remove_termination_listener(on_lost)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(listener.remove_listener(NOTIFY_CHANNEL, on_notify), 2)
+        # Looked up on each call, not bound once: tests hold a catch-up by replacing it.
+        await follow_log(
+            self._pool,
+            lambda: self.catch_up(),
+            poll_interval=poll_interval,
+            max_backoff=max_backoff,
+            on_error=on_error,
+        )
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Conn]:

@@ -22,6 +22,7 @@ from eventstore import (
     EventStore,
     NewEvent,
     RecordedEvent,
+    read_log,
 )
 from tests.eventstore.append_and_hang import crash_probe_batch
 from tests.eventstore.helpers import new_event, stream_id
@@ -84,7 +85,7 @@ async def wait_until_blocked_on_a_lock(pool: Pool, count: int) -> None:
 
 async def read_everything(store: EventStore, after: Checkpoint) -> list[RecordedEvent]:
     events: list[RecordedEvent] = []
-    while batch := await store.read_all(after, limit=100):
+    while batch := await read_log(store.pool, after, 100):
         events.extend(batch)
         after = batch[-1].checkpoint
     return events
@@ -159,7 +160,7 @@ async def test_a_lower_position_committing_later_is_not_skipped(db_pool: Pool) -
         naive = await db_pool.fetch("SELECT global_position FROM events ORDER BY 1")
         assert [row["global_position"] for row in naive] == [b_position]
         # The gap-safe reader returns nothing yet: A, older than B, is still running.
-        assert await store.read_all(Checkpoint.start()) == []
+        assert await read_log(db_pool, Checkpoint.start(), 1000) == []
 
     a_position = (await a).global_positions[0]
     assert a_position < b_position  # the lower position committed later...
@@ -180,7 +181,6 @@ async def test_reader_sees_every_event_once_while_writers_interleave(db_pool: Po
         await asyncio.sleep(rng.uniform(0, 0.015))
 
     writer_store = store_with_hook(db_pool, pause_before_commit)
-    reader_store = EventStore(db_pool)
     streams = [stream_id() for _ in range(6)]
     written: list[UUID] = []
     writers_done = asyncio.Event()
@@ -203,7 +203,7 @@ async def test_reader_sees_every_event_once_while_writers_interleave(db_pool: Po
         checkpoint = Checkpoint.start()
         while True:
             finished = writers_done.is_set()  # before the read: then it sees every commit
-            batch = await reader_store.read_all(checkpoint, limit=7)
+            batch = await read_log(db_pool, checkpoint, 7)
             for event in batch:
                 assert event.checkpoint.as_tuple() > checkpoint.as_tuple()
                 checkpoint = event.checkpoint
