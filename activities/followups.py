@@ -1,5 +1,6 @@
-"""After a completed course: what is due (from the caseload projection), starting the outcome
-check-ins, recording their outcomes, and each clinician's daily digest.
+"""After a completed course: what is due (from the caseload read model's queries,
+`projections.caseload_queries`), starting the outcome check-ins, recording their outcomes, and
+each clinician's daily digest.
 
 Opaque ids, instrument codes and scores (the clinical record) only: never a name, a contact
 detail or a note, in the database, the logs or a message.
@@ -7,10 +8,9 @@ detail or a note, in the database, the logs or a message.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.channels import Channel, ChannelError, RejectedMessage, channel_for
 from activities.notify import CLAIM, CLINICIAN, FINISH, OPS, Messaging
-from domain import JourneyState, Protocol, is_overdue
+from domain import is_overdue
 from domain.followups import (
     FOLLOW_UP_INSTRUMENTS,
     MAINTENANCE_REMINDERS,
@@ -31,6 +31,7 @@ from domain.followups import (
 from domain.ids import check_in_workflow_id, journey_workflow_id
 from domain.notifications import Recipient, Template
 from domain.vocabulary import Instrument, Status
+from projections.caseload_queries import completed_courses, open_journeys
 
 CHECK_IN_WORKFLOW = "FollowUpCheckIn"  # the workflow type the sweep starts
 
@@ -111,40 +112,6 @@ class DigestOutcome(_Message):
     sent: int  # of them, reached on a channel
 
 
-# Completed journeys that are their client's latest (a client who started again gets no more
-# follow-ups for the course before), with what the sweep needs from the folded state. Erased
-# clients get nothing more. Client ids are per clinic: a client is (clinic, client id).
-# (The projection may store `state` as a JSON string: unwrapped here.)
-_COMPLETED = """
-WITH candidates AS (
-    SELECT journey_id, client_id, therapist_id, clinic_id, status, closed_reason,
-           CASE jsonb_typeof(state) WHEN 'string' THEN (state #>> '{}')::jsonb ELSE state END AS s
-      FROM caseload
-     WHERE (clinic_id, client_id) IN (
-         SELECT clinic_id, client_id FROM caseload
-          WHERE status = 'closed' AND closed_reason = 'completed'
-     )
-), latest AS (
-    SELECT DISTINCT ON (clinic_id, client_id) *
-      FROM candidates
-     ORDER BY clinic_id, client_id, (s->>'started_at')::timestamptz DESC, journey_id DESC
-)
-SELECT journey_id, client_id, therapist_id, clinic_id,
-       COALESCE(
-           CASE WHEN s->'last_decision'->>'type' = 'journey_closed'
-                THEN (s->'last_decision'->>'at')::timestamptz END,
-           (s->>'last_activity_at')::timestamptz
-       ) AS completed_at,
-       s->'protocol'->'follow_up_check_in_weeks' AS weeks,
-       (s->'protocol'->>'maintenance_interval_days')::int AS interval_days
-  FROM latest
- WHERE status = 'closed' AND closed_reason = 'completed'
-   AND NOT EXISTS (
-       SELECT 1 FROM clients e
-        WHERE e.clinic_id = latest.clinic_id AND e.client_id = latest.client_id
-          AND e.erased_at IS NOT NULL
-   )
-"""
 _STARTED = (
     "SELECT DISTINCT journey_id, check_in FROM follow_up_check_ins "
     "WHERE journey_id = ANY($1::text[])"
@@ -163,14 +130,6 @@ ON CONFLICT (journey_id, check_in, instrument) DO UPDATE
        risk = EXCLUDED.risk, recorded_at = EXCLUDED.recorded_at
  WHERE f.status = 'sent' AND EXCLUDED.status <> 'sent'
 """
-_OPEN = (
-    "SELECT journey_id, client_id, therapist_id, prescriber_id, clinic_id, status, state "
-    "FROM caseload WHERE status <> 'closed' ORDER BY journey_id"
-)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -209,22 +168,20 @@ class FollowUpActivities:
 
     @activity.defn(name="find_due_follow_ups")
     async def find_due_follow_ups(self, request: SweepRequest) -> DueFollowUps:
-        defaults = Protocol()
         check_ins: list[CheckInInput] = []
         maintenance: list[MaintenanceDue] = []
-        for row in await self._pool.fetch(_COMPLETED):
+        for course in await completed_courses(self._pool):
             journey = CompletedJourney(
-                journey_id=row["journey_id"],
-                client_id=row["client_id"],
-                therapist_id=row["therapist_id"],
-                clinic_id=row["clinic_id"],
+                journey_id=course.journey_id,
+                client_id=course.client_id,
+                therapist_id=course.therapist_id,
+                clinic_id=course.clinic_id,
             )
-            completed_at: datetime = row["completed_at"]
-            weeks = _json(row["weeks"])
-            weeks = defaults.follow_up_check_in_weeks if weeks is None else weeks
+            completed_at = course.completed_at
+            weeks = course.follow_up_check_in_weeks
             for label, at in check_ins_due(completed_at, weeks, request.as_of, request.grace):
                 check_ins.append(CheckInInput(journey=journey, check_in=label, due_at=at))
-            interval = row["interval_days"] or defaults.maintenance_interval_days
+            interval = course.maintenance_interval_days
             due = maintenance_due(
                 completed_at, interval, request.as_of, request.maintenance_reminders
             )
@@ -309,17 +266,16 @@ class FollowUpActivities:
                 non_retryable=True,
             ) from None
         digests: dict[tuple[Recipient, str], _Digest] = {}
-        for row in await self._pool.fetch(_OPEN):
-            state = JourneyState.model_validate(_json(row["state"]))
-            held = row["status"] == Status.SAFETY_HOLD.value
-            overdue = is_overdue(state, request.as_of)
+        for journey in await open_journeys(self._pool):
+            held = journey.status is Status.SAFETY_HOLD
+            overdue = is_overdue(journey.state, request.as_of)
             if not (held or overdue):
                 continue
-            workflow_id = journey_workflow_id(row["client_id"], row["clinic_id"])
+            workflow_id = journey_workflow_id(journey.client_id, journey.clinic_id)
             for recipient, recipient_id in (
-                (Recipient.THERAPIST, row["therapist_id"]),
-                (Recipient.PRESCRIBER, row["prescriber_id"]),
-                (Recipient.OPS, row["clinic_id"]),
+                (Recipient.THERAPIST, journey.therapist_id),
+                (Recipient.PRESCRIBER, journey.prescriber_id),
+                (Recipient.OPS, journey.clinic_id),
             ):
                 digest = digests.setdefault((recipient, recipient_id), _Digest())
                 if held:

@@ -1,4 +1,5 @@
-"""The caseload: the calling clinician's journeys, from the `caseload` read model."""
+"""The caseload: the calling clinician's journeys, from the `caseload` read model
+(`projections.caseload_queries`)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,10 @@ from api.auth import CurrentClinician
 from api.context import Api
 from api.errors import ApiError
 from api.models import CaseloadEntry, ErrorBody
-from domain import Role
 from domain.vocabulary import OpaqueId
+from projections.caseload_queries import caseload_entries
 
 router = APIRouter(tags=["caseload"])
-
-# $1: clinic, $2: clinician (NULL: everyone's), $3: include closed journeys.
-_CASELOAD = """
-SELECT journey_id, client_id, therapist_id, prescriber_id, clinic_id, stage, status,
-       closed_reason, doses_authorized, doses_used, next_due_kind, next_due_at, version,
-       updated_at
-  FROM caseload
- WHERE clinic_id = $1
-   AND ($2::text IS NULL OR therapist_id = $2 OR prescriber_id = $2)
-   AND ($3 OR status <> 'closed')
- ORDER BY next_due_at NULLS LAST, client_id
-"""
-_EITHER = "therapist_id = $2 OR prescriber_id = $2"
-_BY_ROLE = {
-    Role.THERAPIST: _CASELOAD.replace(_EITHER, "therapist_id = $2"),
-    Role.PRESCRIBER: _CASELOAD.replace(_EITHER, "prescriber_id = $2"),
-    Role.OPS: _CASELOAD,
-}
 
 
 @router.get(
@@ -53,9 +36,14 @@ async def caseload(
         whose = clinician.clinician_id
     else:
         raise ApiError(403, "only ops may read another clinician's caseload")
-    query = _BY_ROLE[clinician.role]
-    rows = await api.pool.fetch(query, clinician.clinic_id, whose, include_closed)
+    entries = await caseload_entries(
+        api.pool,
+        clinician.clinic_id,
+        whose,
+        as_role=clinician.role,
+        include_closed=include_closed,
+    )
     await record_read(
         api.pool, clinician, client_id=None, journey_id=None, resource="caseload", outcome="ok"
     )
-    return [CaseloadEntry.model_validate(dict(row)) for row in rows]
+    return entries

@@ -1,17 +1,24 @@
-"""The API's request and response bodies. Ids and codes; contact details only on the way in."""
+"""The API's request and response bodies. Ids and codes; contact details only on the way in.
+
+The journey as the API shows it (`Journey`, `DecisionAnswer`) is made from the domain's view
+(`domain.view.JourneyView`), and a caseload entry is the caseload read model's
+(`projections.caseload.CaseloadEntry`, itself made from the view): none copies the view's fields.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from domain import ClosedReason, DueKind, Role, Stage, Status
+from domain import DueItem, DueKind, Role
 from domain.protocol import NewProtocol
-from domain.view import JourneyView
+from domain.state import LastDecision as DomainLastDecision
+from domain.view import JourneyView, ShownAs, ViewShape, shaped_from_view, view_values
 from domain.vocabulary import OpaqueId, PlainText
+from projections.caseload import CaseloadEntry as CaseloadEntry  # GET /caseload's entries
 from workflows.messages import DecisionOutcome
 
 
@@ -79,61 +86,48 @@ class LastDecision(_Out):
     at: datetime
 
 
+def _due(items: list[DueItem]) -> dict[str, Any]:
+    due = [Due(kind=item.kind, at=item.at, ref=item.ref) for item in items]
+    return {"due": due, "next_due": due[0] if due else None}
+
+
+def _last_decision(last: DomainLastDecision | None) -> dict[str, Any]:
+    if last is None:
+        return {"last_decision": None}
+    return {
+        "last_decision": LastDecision(
+            type=last.type,
+            decision_id=last.decision_id,
+            actor_id=last.actor.id,
+            actor_role=last.actor.role,
+            at=last.at,
+        )
+    }
+
+
+# The domain's view as the API shows it: every field as it is, but for these.
+JOURNEY_SHAPE: ViewShape = {
+    "doses": ShownAs(
+        {"doses": Doses},
+        lambda doses: {
+            "doses": Doses(authorized=doses.authorized, used=doses.used, remaining=doses.remaining)
+        },
+    ),
+    "due": ShownAs({"due": list[Due], "next_due": Due | None}, _due),
+    "last_decision": ShownAs({"last_decision": LastDecision | None}, _last_decision),
+}
+
+
+@shaped_from_view(JOURNEY_SHAPE)
 class Journey(_Out):
     """A journey as clinicians see it: where it is, what is due, the doses, the last decision."""
 
-    journey_id: str
-    client_id: str
-    therapist_id: str
-    prescriber_id: str
-    clinic_id: str
-    stage: Stage
-    status: Status
-    closed_reason: ClosedReason | None
-    doses: Doses
-    due: list[Due]
-    next_due: Due | None
-    overdue: bool
-    last_decision: LastDecision | None
-    version: int
-    protocol_version: str
-
     @classmethod
     def fields_from(cls, view: JourneyView) -> dict[str, Any]:
-        due = [Due(kind=item.kind, at=item.at, ref=item.ref) for item in view.due]
-        last = view.last_decision
-        return {
-            "journey_id": view.journey_id,
-            "client_id": view.client_id,
-            "therapist_id": view.therapist_id,
-            "prescriber_id": view.prescriber_id,
-            "clinic_id": view.clinic_id,
-            "stage": view.stage,
-            "status": view.status,
-            "closed_reason": view.closed_reason,
-            "doses": Doses(
-                authorized=view.doses.authorized,
-                used=view.doses.used,
-                remaining=view.doses.authorized - view.doses.used,
-            ),
-            "due": due,
-            "next_due": due[0] if due else None,
-            "overdue": view.overdue,
-            "last_decision": None
-            if last is None
-            else LastDecision(
-                type=last.type,
-                decision_id=last.decision_id,
-                actor_id=last.actor.id,
-                actor_role=last.actor.role,
-                at=last.at,
-            ),
-            "version": view.version,
-            "protocol_version": view.protocol_version,
-        }
+        return view_values(view, JOURNEY_SHAPE)
 
     @classmethod
-    def from_view(cls, view: JourneyView) -> Journey:
+    def from_view(cls, view: JourneyView) -> Self:
         return cls(**cls.fields_from(view))
 
 
@@ -168,23 +162,6 @@ class Timeline(_Out):
     client_id: str
     journey_id: str
     events: list[TimelineEvent]
-
-
-class CaseloadEntry(_Out):
-    journey_id: str
-    client_id: str
-    therapist_id: str
-    prescriber_id: str
-    clinic_id: str
-    stage: Stage
-    status: Status
-    closed_reason: ClosedReason | None
-    doses_authorized: int
-    doses_used: int
-    next_due_kind: DueKind | None
-    next_due_at: datetime | None
-    version: int
-    updated_at: datetime
 
 
 class AuditEntry(_Out):

@@ -3,6 +3,12 @@
 Each projection's rows and its checkpoint change in one transaction, so a crash never
 double-applies or skips; one runner reads the log once per batch for several projections; a
 rebuild builds new tables beside the live ones and swaps them in when complete.
+
+A read model owns its reads: its module here holds its projection (a name, its tables, `apply`)
+and the queries others ask of its tables (the caseload's: `projections.caseload_queries`, used by
+the API and the follow-up activities); nothing outside this package queries them. A new read
+model is a module here, its tables' migration, and one line in `all_projections()`, the one
+list the runner, the API, `carepath projections`, chaos and the benchmarks take them from.
 """
 
 from projections.audit import AuditProjection

@@ -1,7 +1,11 @@
 """Caseload: per journey, its stage, status, dose ledger and next due item, for each clinician.
 
-It keeps each journey's folded domain state (`domain.evolve`), so its rows always equal the fold
-of the events read; the columns are read off that state.
+Each row is the journey as the domain's view shows it (`CaseloadEntry`, made from
+`domain.view.JourneyView` by `CASELOAD_SHAPE`; `GET /caseload` lists these), then what the
+follow-ups need as columns of their own (when the journey started and closed, its protocol's
+follow-up weeks and maintenance interval), and the journey's folded domain state (`state`,
+`domain.evolve`), so its rows always equal the fold of the events read. Its reads are in
+`projections.caseload_queries`: nothing else queries the table.
 
 Folded states stay in memory between batches, keyed by journey with their version. Each batch
 checks the stored versions of the journeys it touches and decodes a stored state only when the
@@ -13,11 +17,130 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
+from typing import Any
 
-from domain import JourneyState, evolve, next_due
+from pydantic import BaseModel, ConfigDict
+
+from domain import DueItem, DueKind, JourneyState, evolve
+from domain.state import DoseLedger
+from domain.view import ShownAs, ViewShape, journey_view, shaped_from_view, view_values
 from projections.log import LogEvent
 from projections.runner import Conn
 
+
+def _next_due(items: list[DueItem]) -> dict[str, Any]:
+    first = items[0] if items else None
+    return {
+        "next_due_kind": first.kind if first else None,
+        "next_due_at": first.at if first else None,
+    }
+
+
+def _doses(doses: DoseLedger) -> dict[str, Any]:
+    return {"doses_authorized": doses.authorized, "doses_used": doses.used}
+
+
+# The domain's view as the caseload keeps it (and `GET /caseload` lists it): every field of the
+# view as it is, but for these. A field the view gains is a column here too (a migration), or
+# is left out below, with why.
+CASELOAD_SHAPE: ViewShape = {
+    "doses": ShownAs({"doses_authorized": int, "doses_used": int}, _doses),
+    "due": ShownAs({"next_due_kind": DueKind | None, "next_due_at": datetime | None}, _next_due),
+    "overdue": None,  # depends on when it is read: readers ask `domain.is_overdue` of `state`
+    "last_decision": None,  # in `state`; `GET /journeys/{client_id}` shows it
+    "protocol_version": None,  # in `state`
+}
+
+
+# A journey as the caseload lists it, as of `updated_at` (the last event read). No docstring:
+# it would become the description of `GET /caseload`'s schema.
+@shaped_from_view(CASELOAD_SHAPE, then={"updated_at": datetime})
+class CaseloadEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+def closed_at(state: JourneyState) -> datetime | None:
+    """When a closed journey closed: the time of its closing decision (`journey_closed` the last
+    event a clinician's decision recorded), else of its last activity (a close by the engine,
+    which is nobody's decision); None while it is open."""
+    if not state.is_closed:
+        return None
+    last = state.last_decision
+    if last is not None and last.type == "journey_closed":
+        return last.at
+    return state.last_activity_at
+
+
+def _state_columns(state: JourneyState) -> dict[str, Any]:
+    """The columns that are not the view's: the folded state and what the follow-ups read."""
+    weeks = state.protocol.follow_up_check_in_weeks
+    return {
+        "state": state.model_dump_json(),
+        "started_at": state.started_at,
+        "closed_at": closed_at(state),
+        "follow_up_check_in_weeks": "{" + ",".join(str(w) for w in weeks) + "}",
+        "maintenance_interval_days": state.protocol.maintenance_interval_days,
+    }
+
+
+# Every column of the table and its type: `CaseloadEntry`'s, then `_state_columns`'.
+COLUMNS: dict[str, str] = {
+    "journey_id": "text",
+    "client_id": "text",
+    "therapist_id": "text",
+    "prescriber_id": "text",
+    "clinic_id": "text",
+    "stage": "text",
+    "status": "text",
+    "closed_reason": "text",
+    "doses_authorized": "int",
+    "doses_used": "int",
+    "next_due_kind": "text",
+    "next_due_at": "timestamptz",
+    "version": "int",
+    "updated_at": "timestamptz",
+    "state": "jsonb",
+    "started_at": "timestamptz",
+    "closed_at": "timestamptz",
+    "follow_up_check_in_weeks": "int[]",
+    "maintenance_interval_days": "int",
+}
+STATE_COLUMNS = (
+    "state",
+    "started_at",
+    "closed_at",
+    "follow_up_check_in_weeks",
+    "maintenance_interval_days",
+)
+if list(COLUMNS) != [*CaseloadEntry.model_fields, *STATE_COLUMNS]:  # pragma: no cover
+    raise TypeError(
+        "the caseload's columns are not CaseloadEntry's fields and its state columns: "
+        f"{sorted(set(CaseloadEntry.model_fields) ^ (set(COLUMNS) - set(STATE_COLUMNS)))}; "
+        "add a column (and a migration), or leave the view's field out in CASELOAD_SHAPE"
+    )
+
+
+def _upsert() -> str:
+    """One row per journey, from one array per column; jsonb and arrays passed as text."""
+    as_text = {name for name, kind in COLUMNS.items() if kind == "jsonb" or kind.endswith("[]")}
+    names = ", ".join(COLUMNS)
+    params = ", ".join(
+        f"${n}::{'text' if name in as_text else kind}[]"
+        for n, (name, kind) in enumerate(COLUMNS.items(), start=1)
+    )
+    select = ", ".join(
+        f"{name}::{kind}" if name in as_text else name for name, kind in COLUMNS.items()
+    )
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in COLUMNS if name != "journey_id")
+    return (
+        f"INSERT INTO caseload ({names})\n"
+        f"SELECT {select}\n  FROM unnest({params}) AS u ({names})\n"
+        f"ON CONFLICT (journey_id) DO UPDATE SET {updates}"
+    )
+
+
+_UPSERT = _upsert()
 # The stored version of each journey, and its state only where the cached version differs.
 _LOAD = """
 SELECT c.journey_id, c.version,
@@ -25,26 +148,19 @@ SELECT c.journey_id, c.version,
   FROM unnest($1::text[], $2::int[]) AS k (journey_id, version)
   JOIN caseload c ON c.journey_id = k.journey_id
 """
-_UPSERT = """
-INSERT INTO caseload (journey_id, client_id, therapist_id, prescriber_id, clinic_id, stage,
-                      status, closed_reason, doses_authorized, doses_used, next_due_kind,
-                      next_due_at, version, state, updated_at)
-SELECT journey_id, client_id, therapist_id, prescriber_id, clinic_id, stage, status,
-       closed_reason, doses_authorized, doses_used, next_due_kind, next_due_at, version,
-       state::jsonb, updated_at
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-              $7::text[], $8::text[], $9::int[], $10::int[], $11::text[],
-              $12::timestamptz[], $13::int[], $14::text[], $15::timestamptz[])
-       AS u (journey_id, client_id, therapist_id, prescriber_id, clinic_id, stage, status,
-             closed_reason, doses_authorized, doses_used, next_due_kind, next_due_at, version,
-             state, updated_at)
-ON CONFLICT (journey_id) DO UPDATE SET
-    therapist_id = EXCLUDED.therapist_id, prescriber_id = EXCLUDED.prescriber_id,
-    stage = EXCLUDED.stage, status = EXCLUDED.status, closed_reason = EXCLUDED.closed_reason,
-    doses_authorized = EXCLUDED.doses_authorized, doses_used = EXCLUDED.doses_used,
-    next_due_kind = EXCLUDED.next_due_kind, next_due_at = EXCLUDED.next_due_at,
-    version = EXCLUDED.version, state = EXCLUDED.state, updated_at = EXCLUDED.updated_at
-"""
+
+
+def row(stream_id: str, state: JourneyState, updated_at: datetime) -> dict[str, Any]:
+    """The row of the journey whose events are stream `stream_id` (its key: the journey's id),
+    column by column, as `_UPSERT` takes it."""
+    entry = view_values(journey_view(state), CASELOAD_SHAPE)
+    entry["journey_id"] = stream_id
+    entry["updated_at"] = updated_at
+    values = entry | _state_columns(state)
+    return {
+        name: value.value if isinstance(value, Enum) else value for name, value in values.items()
+    }
+
 
 MAX_CACHED = 5000  # states (~20 kB each for a completed journey); closed journeys are not kept
 
@@ -75,30 +191,13 @@ class CaseloadProjection:
         states = await self._load(conn, list(updated_at))
         for event in events:
             states[event.stream_id] = evolve(states.get(event.stream_id), event.event)
-        columns: list[list[object]] = [[] for _ in range(15)]
+        columns: list[list[object]] = [[] for _ in COLUMNS]
         cache = self._states
         for journey_id, at in updated_at.items():
             state = states[journey_id]
-            item = next_due(state)
-            values = (
-                journey_id,
-                state.client_id,
-                state.therapist_id,
-                state.prescriber_id,
-                state.clinic_id,
-                state.stage.value,
-                state.status.value,
-                state.closed_reason.value if state.closed_reason else None,
-                state.doses.authorized,
-                state.doses.used,
-                item.kind.value if item else None,
-                item.at if item else None,
-                state.version,
-                state.model_dump_json(),
-                at,
-            )
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
+            values = row(journey_id, state, at)
+            for column, name in zip(columns, COLUMNS, strict=True):
+                column.append(values[name])
             # Cached only once written; kept in order of writing, closed journeys dropped.
             cache.pop(journey_id, None)
             if not state.is_closed:

@@ -7,13 +7,14 @@ import asyncio
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import pytest
 
 from activities.messages import AppendRequest, EventEnvelope
 from activities.store import to_new_event
 from database.pgtypes import Pool
-from domain import Event, JourneyState, fold, next_due, parse_event
+from domain import Event, JourneyState, Role, fold, next_due, parse_event
 from domain.events import ScreeningRecorded
 from domain.instruments import meaningful_change, remitted
 from eventstore import EventStore
@@ -26,7 +27,7 @@ from projections import (
     all_projections,
 )
 from projections.runner import Conn, drop_abandoned_staging, staging_lock_key
-from tests.domain.journey import PRESCRIBER, Journey
+from tests.domain.journey import PRESCRIBER, SYSTEM, Journey
 
 
 def journeys() -> list[Journey]:
@@ -48,6 +49,10 @@ def journeys() -> list[Journey]:
     made.append(j)
     j = Journey().prepared()
     j.do("pause")
+    made.append(j)
+    j = Journey().referred()
+    j.wait(days=2)
+    j.do("record_ended_outside", SYSTEM, how="terminated")  # closed by the engine
     made.append(j)
     return made
 
@@ -84,6 +89,17 @@ async def write_journeys(store: EventStore, made: list[Journey]) -> list[str]:
     return streams
 
 
+def expected_closed_at(events: Sequence[Event]) -> datetime | None:
+    """When the journey closed, as the follow-ups have always read it: the time of the decision
+    that closed it, or if the engine closed it, of the last decision before."""
+    if not any(e.type == "journey_closed" for e in events):
+        return None
+    decided = [e for e in events if e.actor.role is not Role.SYSTEM]
+    if decided[-1].type == "journey_closed":
+        return decided[-1].occurred_at
+    return max(e.occurred_at for e in decided)
+
+
 async def assert_projections_equal_the_fold(pool: Pool, store: EventStore) -> None:
     rows = await pool.fetch("SELECT * FROM caseload ORDER BY journey_id")
     streams = {r["stream_id"] for r in await pool.fetch("SELECT DISTINCT stream_id FROM events")}
@@ -110,6 +126,18 @@ async def assert_projections_equal_the_fold(pool: Pool, store: EventStore) -> No
         )
         assert row["next_due_kind"] == (item.kind.value if item else None)
         assert row["next_due_at"] == (item.at if item else None)
+        events = [parse_event(r.data) for r in records]
+        assert (
+            row["started_at"],
+            row["closed_at"],
+            row["follow_up_check_in_weeks"],
+            row["maintenance_interval_days"],
+        ) == (
+            events[0].occurred_at,
+            expected_closed_at(events),
+            list(state.protocol.follow_up_check_in_weeks),
+            state.protocol.maintenance_interval_days,
+        )
         screenings = [
             (r.global_position, parse_event(r.data))
             for r in records
