@@ -14,7 +14,7 @@ from domain import events as ev
 from domain.commands import Command
 from domain.due import due
 from domain.events import Event
-from domain.instruments import InstrumentError, score
+from domain.instruments import InstrumentError, baseline_instruments, score
 from domain.rejection import Rejection, RejectionCode
 from domain.roles import ALLOWED_ROLES
 from domain.state import DosingSession, JourneyState
@@ -112,9 +112,7 @@ def _authorize(state: JourneyState | None, command: Command) -> Rejection | None
 
 def _record_screening(s: JourneyState, cmd: c.RecordScreening, now: datetime) -> Decision:
     try:
-        result = score(
-            cmd.instrument, cmd.answers, pcl5_cutoff=s.protocol.pcl5_provisional_ptsd_cutoff
-        )
+        result = score(cmd.instrument, cmd.answers, protocol=s.protocol)
     except InstrumentError as error:
         return _invalid(str(error))
     meta = _meta(cmd, now)
@@ -142,7 +140,7 @@ def _record_consent(s: JourneyState, cmd: c.RecordConsent, now: datetime) -> Dec
 def _complete_consultation(s: JourneyState, cmd: c.CompleteConsultation, now: datetime) -> Decision:
     if not _stage_is(s, Stage.CONSULTATION) or s.eligibility is not None:
         return _not_now("the consultation is already complete")
-    missing = [name for name in ("phq9", "gad7") if name not in s.baseline_scores]
+    missing = [i.value for i in baseline_instruments() if i.value not in s.baseline_scores]
     if missing:
         return _not_now(f"record the baseline screening first ({', '.join(missing)})")
     if s.consent is None:

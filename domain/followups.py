@@ -1,8 +1,8 @@
 """After a completed course: when outcome check-ins and maintenance reminders come due.
 
 Pure rules over times given by the caller: check-ins at the protocol's weeks after completion
-(PHQ-9 and GAD-7), each started only within a grace period after its time, and a maintenance
-reminder per interval, up to a number of them.
+(the instruments whose spec says `follow_up`: PHQ-9 and GAD-7), each started only within a
+grace period after its time, and a maintenance reminder per interval, up to a number of them.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from domain.vocabulary import Instrument
+from domain.instruments import Instrument, follow_up_instruments
 
-FOLLOW_UP_INSTRUMENTS: tuple[Instrument, ...] = (Instrument.PHQ9, Instrument.GAD7)
+# The instruments whose spec says `follow_up` (PHQ-9 and GAD-7), in their order.
+FOLLOW_UP_INSTRUMENTS: tuple[Instrument, ...] = follow_up_instruments()
 MAINTENANCE_REMINDERS = 8  # per completed course, by default: about a year at 45 days
 
 

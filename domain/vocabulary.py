@@ -8,6 +8,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+# An instrument's name ("phq9"): one per spec module under `domain/instruments/`.
+from domain.instruments.registry import Instrument as Instrument
+
 
 class Stage(StrEnum):
     CONSULTATION = "consultation"
@@ -85,13 +88,6 @@ class Contraindication(StrEnum):
     LIVER_DISEASE = "liver_disease"
     CYSTITIS = "cystitis"
     HYPERTHYROIDISM = "hyperthyroidism"
-
-
-class Instrument(StrEnum):
-    PHQ9 = "phq9"
-    GAD7 = "gad7"
-    PCL5 = "pcl5"
-    CSSRS = "cssrs"
 
 
 class SafetyHoldSource(StrEnum):

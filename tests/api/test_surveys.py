@@ -8,7 +8,7 @@ import html
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +20,8 @@ from temporalio.client import WorkflowHandle
 from activities.followups import CheckInInput, CompletedJourney
 from config.settings import Settings
 from domain.ids import check_in_workflow_id
+from domain.instruments import SPECS, Band, InstrumentSpec, ItemRisk, SurveyWording
+from domain.vocabulary import Instrument
 from privacy.keys import parse_keys
 from privacy.links import survey_token
 from tests.api.conftest import Api
@@ -232,3 +234,81 @@ async def test_the_page_of_a_wrong_link_or_a_closed_check_in(api: Api) -> None:
     await asyncio.wait_for(handle.result(), 30)
     closed = await api.http.get(f"/s/{link}")
     assert closed.status_code == 410 and "closed" in closed.text
+
+
+# An instrument that exists only as this spec (no module, no migration, no template of its own),
+# worded with markup that must reach the client as text.
+SCRIPTED = InstrumentSpec(
+    name="scripted_test",
+    title="Scripted <b>test</b>",
+    position=15,
+    items=3,
+    top=2,
+    bands=(Band(floor=0, name="low"), Band(floor=4, name="high")),
+    risk_items=(ItemRisk(item=3, above=1),),
+    follow_up=True,
+    survey=SurveyWording(
+        preamble="In the past week & more, <em>how</em> often:",
+        items=("<script>alert(1)</script>", 'Saying "hi" & going', "It's <b>bold</b>"),
+        answers=("No", "Some", "<i>Yes</i>"),
+    ),
+)
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Instrument]:
+    monkeypatch.setitem(SPECS, SCRIPTED.name, SCRIPTED)
+    yield Instrument(SCRIPTED.name)
+
+
+async def test_an_instrument_defined_only_as_a_spec_is_asked_escaped_and_scored(
+    api: Api, scripted: Instrument
+) -> None:
+    handle, link = await open_check_in(api, instruments=(Instrument.PHQ9, scripted))
+    try:
+        page = await api.http.get(f"/s/{link}")
+        assert page.status_code == 200
+        text = page.text
+        assert text.count("type=radio") == 9 * 4 + 3 * 3
+        assert text.count("Over the last 2 weeks") == 1  # PHQ-9's preamble, then the spec's
+        assert "<p>In the past week &amp; more, &lt;em&gt;how&lt;/em&gt; often:</p>" in text
+        assert "<legend>&lt;script&gt;alert(1)&lt;/script&gt;</legend>" in text
+        assert "<legend>Saying &#34;hi&#34; &amp; going</legend>" in text
+        assert "It&#39;s &lt;b&gt;bold&lt;/b&gt;" in text and "&lt;i&gt;Yes&lt;/i&gt;" in text
+        assert "<script" not in text and "<b>" not in text and "<i>" not in text
+        assert "name=scripted_test-3 value=2 required" in text
+
+        # The spec's item 3 above 1 asks for a safety review: crisis resources at once.
+        sent = await api.http.post(
+            f"/s/{link}", content=form(scripted_test=[0, 1, 2]), headers=FORM
+        )
+        assert sent.status_code == 200 and html.escape(CRISIS) in sent.text
+        assert sent.text.count("type=radio") == 9 * 4  # PHQ-9 is still to answer
+        status = (await api.http.get(f"/surveys/{link}")).json()
+        assert status["answered"] == ["scripted_test"] and status["outstanding"] == ["phq9"]
+
+        done = await api.http.post(f"/s/{link}", content=form(phq9=PHQ9_MILD), headers=FORM)
+        assert done.status_code == 200 and "Thank you" in done.text
+        rows = await api.pool.fetch(  # a database of this test's own: this check-in's rows
+            "SELECT instrument, status, total, band, risk FROM follow_up_check_ins "
+            "WHERE status = 'answered' ORDER BY instrument"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("phq9", "answered", 7, "mild", False),
+            ("scripted_test", "answered", 3, "low", True),
+        ]
+    finally:
+        await terminate_if_running(handle)
+
+
+async def test_an_answer_out_of_the_specs_range_is_asked_again(
+    api: Api, scripted: Instrument
+) -> None:
+    handle, link = await open_check_in(api, instruments=(scripted,))
+    try:
+        fields = "scripted_test-1=0&scripted_test-2=3&scripted_test-3=0"  # 3 is above `top`
+        sent = await api.http.post(f"/s/{link}", content=fields, headers=FORM)
+        assert sent.status_code == 422 and "Please answer every question" in sent.text
+        assert (await api.http.get(f"/surveys/{link}")).json()["answered"] == []
+    finally:
+        await terminate_if_running(handle)

@@ -5,13 +5,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.instruments import (
-    MAX_TOTAL,
     InstrumentError,
     meaningful_change,
     remitted,
     responded,
     score,
 )
+from domain.protocol import Protocol
 from domain.vocabulary import Instrument
 
 
@@ -19,7 +19,7 @@ from domain.vocabulary import Instrument
 def test_phq9_total_band_and_item9(answers: list[int]) -> None:
     result = score(Instrument.PHQ9, answers)
     assert result.total == sum(answers)
-    assert 0 <= result.total <= MAX_TOTAL[Instrument.PHQ9] == 27
+    assert 0 <= result.total <= Instrument.PHQ9.spec.max_total == 27
     bands = {
         range(0, 5): "minimal",
         range(5, 10): "mild",
@@ -43,8 +43,11 @@ def test_gad7_bands(answers: list[int]) -> None:
 
 @given(st.lists(st.integers(0, 4), min_size=20, max_size=20), st.integers(31, 40))
 def test_pcl5_cutoff_is_the_protocols(answers: list[int], cutoff: int) -> None:
-    result = score(Instrument.PCL5, answers, pcl5_cutoff=cutoff)
-    assert (result.band == "provisional_ptsd") == (sum(answers) >= cutoff)
+    protocol = Protocol(pcl5_provisional_ptsd_cutoff=cutoff)
+    result = score(Instrument.PCL5, answers, protocol=protocol)
+    assert (result.band == "provisional_ptsd") == (sum(answers) >= cutoff) and not result.risk
+    default = score(Instrument.PCL5, answers)  # without a protocol: the default cutoff, 33
+    assert (default.band == "provisional_ptsd") == (sum(answers) >= 33)
 
 
 @pytest.mark.parametrize(
