@@ -33,15 +33,10 @@ from domain.notifications import notices
 from domain.view import JourneyView
 from domain.vocabulary import EndedHow
 from eventstore import ConcurrencyError, EventStore
+from projections.caseload_queries import open_journeys_after
 
 ENGINE = Actor(id="carepath", role=Role.SYSTEM)
 QUERY_TIMEOUT = timedelta(seconds=10)
-_OPEN_JOURNEYS = """
-SELECT journey_id, client_id, clinic_id FROM caseload
- WHERE status <> 'closed' AND journey_id > $1
- ORDER BY journey_id
- LIMIT $2
-"""
 _HOW: dict[WorkflowExecutionStatus, EndedHow] = {
     WorkflowExecutionStatus.TERMINATED: EndedHow.TERMINATED,
     WorkflowExecutionStatus.TIMED_OUT: EndedHow.TIMED_OUT,
@@ -140,16 +135,16 @@ class ReconcileActivities:
     @activity.defn(name="reconcile_journeys")
     async def reconcile_journeys(self, input: ReconcileInput) -> ReconcileOutcome:
         """Close the ghosts among the open journeys after `input.after` (a page at a time)."""
-        rows = await self._pool.fetch(_OPEN_JOURNEYS, input.after, input.page_size)
+        rows = await open_journeys_after(self._pool, input.after, input.page_size)
         closed: list[str] = []
         to_send: list[NotificationRequest] = []
         for row in rows:
-            activity.heartbeat(row["journey_id"])
-            sent = await self._reconcile(row["journey_id"], row["client_id"], row["clinic_id"])
+            activity.heartbeat(row.journey_id)
+            sent = await self._reconcile(row.journey_id, row.client_id, row.clinic_id)
             if sent is not None:
-                closed.append(row["journey_id"])
+                closed.append(row.journey_id)
                 to_send.extend(sent)
-        last = rows[-1]["journey_id"] if len(rows) == input.page_size else None
+        last = rows[-1].journey_id if len(rows) == input.page_size else None
         return ReconcileOutcome(
             checked=len(rows), closed=closed, notifications=to_send, next_after=last
         )

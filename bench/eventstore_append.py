@@ -39,9 +39,7 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -60,8 +58,8 @@ from database import init_connection, migrate, open_pool
 from database.codec import encode_json
 from database.pgtypes import Connection, Pool
 from database.pool import StoreConnection
-from database.server import embedded_server
 from devstack.machine import describe_machine, print_machine
+from devstack.servers import throwaway_postgres
 from domain import Actor, Event, Role, next_due
 from eventstore import EventStore, NewEvent
 from eventstore.groups import group_args, insert_group
@@ -87,22 +85,6 @@ TARGET_BATCH_RATIO = 0.60  # of COPY, at the same batch size and concurrency
 
 
 # --- The server and scratch databases ------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def bench_server() -> AsyncIterator[str]:
-    """CAREPATH_DATABASE_URL if set, else a throwaway embedded server; yields its URI."""
-    given = os.environ.get("CAREPATH_DATABASE_URL")
-    if given:
-        yield given
-        return
-    work = Path(tempfile.mkdtemp(prefix="carepath-bench-"))
-    server = await asyncio.to_thread(embedded_server, work / "pgdata")
-    try:
-        yield server.get_uri()
-    finally:
-        await asyncio.to_thread(server.cleanup)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager
@@ -664,24 +646,25 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     scenarios = [Scenario(c, 1, args.single_events) for c in args.connections]
     scenarios += [Scenario(c, 100, args.batch_events) for c in args.connections]
     rows: list[dict[str, Any]] = []
-    async with bench_server() as server_uri, scratch_database(server_uri) as url:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute("CREATE TABLE bench_events (LIKE events INCLUDING ALL)")
-            machine = await describe_machine(conn)
-            # A store in use: history in both tables, vacuumed and analyzed, so that plans
-            # are made against real statistics (an empty table's plans scan it whole).
-            if args.prefill:
-                template = template_log(max(1, min(1000, args.prefill // 40)), 500, seed=11)
-                for table in ("events", "bench_events"):
-                    await copy_log(conn, table, args.prefill, template, f"{table[:1]}h")
-                    await conn.execute(f"VACUUM (ANALYZE) {table}")
-        finally:
-            await conn.close()
-        began = time.perf_counter()
-        for scenario in scenarios:
-            rows += await measure_scenario(url, scenario, planner, args.rounds, args.diagnose)
-        elapsed = time.perf_counter() - began
+    with throwaway_postgres("carepath-bench-") as server_uri:
+        async with scratch_database(server_uri) as url:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("CREATE TABLE bench_events (LIKE events INCLUDING ALL)")
+                machine = await describe_machine(conn)
+                # A store in use: history in both tables, vacuumed and analyzed, so that plans
+                # are made against real statistics (an empty table's plans scan it whole).
+                if args.prefill:
+                    template = template_log(max(1, min(1000, args.prefill // 40)), 500, seed=11)
+                    for table in ("events", "bench_events"):
+                        await copy_log(conn, table, args.prefill, template, f"{table[:1]}h")
+                        await conn.execute(f"VACUUM (ANALYZE) {table}")
+            finally:
+                await conn.close()
+            began = time.perf_counter()
+            for scenario in scenarios:
+                rows += await measure_scenario(url, scenario, planner, args.rounds, args.diagnose)
+            elapsed = time.perf_counter() - began
     machine["load_average_after"] = os.getloadavg()
     payload_bytes = statistics.mean(
         len(encode_json(e.data)) + len(encode_json(e.metadata)) for e in payloads

@@ -53,7 +53,6 @@ from bench.eventstore_append import (
     RESULTS,
     Append,
     CpuClock,
-    bench_server,
     copy_log,
     interleave,
     scratch_database,
@@ -63,6 +62,7 @@ from bench.eventstore_append import (
 from database import open_pool
 from database.pgtypes import Pool
 from devstack.machine import describe_machine, print_machine
+from devstack.servers import throwaway_postgres
 from domain import JourneyState
 from eventstore import Checkpoint, EventStore, read_log
 from projections import Projection, ProjectionRunner, all_projections
@@ -370,7 +370,7 @@ async def measure_rebuild(server_uri: str, args: argparse.Namespace) -> dict[str
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"args": vars(args)}
-    async with bench_server() as server_uri:
+    with throwaway_postgres("carepath-bench-") as server_uri:
         async with scratch_database(server_uri) as url:
             conn = await asyncpg.connect(url)
             try:

@@ -30,7 +30,7 @@ from activities.messages import AppendRequest, EventEnvelope
 from activities.store import to_new_event
 from domain import Command, Event, JourneyState, Rejection, decide, due, parse_event
 from domain.roles import ALLOWED_ROLES
-from domain.vocabulary import Actor, Role
+from domain.vocabulary import Actor, Instrument, Role
 from eventstore import EventStore
 from tests.domain.journey import (
     COMMAND,
@@ -233,6 +233,8 @@ def value(annotation: Any, metadata: list[Any], base: datetime) -> st.SearchStra
     if isinstance(annotation, type):
         if issubclass(annotation, enum.Enum):
             return st.sampled_from(list(annotation))
+        if annotation is Instrument:  # a name checked against the specs' registry
+            return mostly(st.sampled_from(Instrument.all()), _text(metadata))
         if annotation is bool:
             return st.booleans()
         if annotation is int:
