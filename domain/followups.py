@@ -11,10 +11,23 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from domain.instruments import Instrument, follow_up_instruments
+from domain.state import JourneyState
 
 # The instruments whose spec says `follow_up` (PHQ-9 and GAD-7), in their order.
 FOLLOW_UP_INSTRUMENTS: tuple[Instrument, ...] = follow_up_instruments()
 MAINTENANCE_REMINDERS = 8  # per completed course, by default: about a year at 45 days
+
+
+def closed_at(state: JourneyState) -> datetime | None:
+    """When a closed journey closed: the time of its closing decision (`journey_closed` the last
+    event a clinician's decision recorded), else of its last activity (a close by the engine,
+    which is nobody's decision); None while it is open."""
+    if not state.is_closed:
+        return None
+    last = state.last_decision
+    if last is not None and last.type == "journey_closed":
+        return last.at
+    return state.last_activity_at
 
 
 def check_in_label(weeks: int) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from domain import DueItem, DueKind, JourneyState, evolve
+from domain.followups import closed_at
 from domain.state import DoseLedger
 from domain.view import ShownAs, ViewShape, journey_view, shaped_from_view, view_values
 from projections.log import LogEvent
@@ -58,18 +59,6 @@ CASELOAD_SHAPE: ViewShape = {
 @shaped_from_view(CASELOAD_SHAPE, then={"updated_at": datetime})
 class CaseloadEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-def closed_at(state: JourneyState) -> datetime | None:
-    """When a closed journey closed: the time of its closing decision (`journey_closed` the last
-    event a clinician's decision recorded), else of its last activity (a close by the engine,
-    which is nobody's decision); None while it is open."""
-    if not state.is_closed:
-        return None
-    last = state.last_decision
-    if last is not None and last.type == "journey_closed":
-        return last.at
-    return state.last_activity_at
 
 
 def _state_columns(state: JourneyState) -> dict[str, Any]:
