@@ -267,3 +267,12 @@ def _spec(**changes: object) -> InstrumentSpec:
 def test_an_inconsistent_spec_is_refused(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         _spec(**changes)
+
+
+def test_the_check_in_table_accepts_every_name_a_spec_may_have() -> None:
+    from pathlib import Path
+
+    from domain.instruments.spec import NAME_PATTERN
+
+    sql = (Path(__file__).parents[2] / "database/migrations/0063_instrument_check.sql").read_text()
+    assert f"instrument ~ '{NAME_PATTERN}'" in sql
