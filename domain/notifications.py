@@ -41,6 +41,13 @@ class Template(StrEnum):
     REFERRAL_REJECTED = "referral_rejected"
     JOURNEY_ENDED_OUTSIDE = "journey_ended_outside"  # ops, therapist: ended in Temporal, not here
     DECISION_NOT_RECORDED = "decision_not_recorded"  # ops, urgent: the store refused a decision
+    # The dosing session's safety (docs/pathway.md, "The dosing session")
+    BP_HOLD = "bp_hold"  # therapist, prescriber, urgent: pre-dose blood pressure over the limit
+    VITALS_CHECK_DUE = "vitals_check_due"  # therapist, urgent: the mid-session reading is due
+    SERIOUS_ADVERSE_EVENT = "serious_adverse_event"  # prescriber, therapist, urgent
+    SCREENING_REVIEW_NEEDED = "screening_review_needed"  # therapist, prescriber: moderate risk
+    MONITORING_RECORD_OVERDUE = "monitoring_record_overdue"  # therapist, ops: not signed in time
+    ALERT_UNDELIVERED = "alert_undelivered"  # ops, urgent: no channel reached a clinician
     # After a completed course (workflows/followups.py)
     SURVEY_INVITATION = "survey_invitation"  # client: a short check-in, answer by a time
     SURVEY_REMINDER = "survey_reminder"  # client: the check-in is still open
