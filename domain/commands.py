@@ -6,23 +6,36 @@ Every command carries a client-made `decision_id` (so a repeat is recognised) an
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from domain.protocol import NewProtocol, Protocol
 from domain.vocabulary import (
     Actor,
+    AdverseEventOutcome,
     AdverseEventSeverity,
     Contraindication,
+    DoseRoute,
     DueKind,
     EndedHow,
     FollowUpOutcome,
     Instrument,
     Label,
+    LotNumber,
+    ObservedLevel,
     OpaqueId,
     PlainText,
     ReasonCode,
+    Seriousness,
     SessionMode,
 )
 
@@ -52,6 +65,32 @@ class AdverseEvent(BaseModel):
 
     code: ReasonCode  # e.g. nausea, dissociation_distress, hypertension
     severity: AdverseEventSeverity
+
+
+# A quantity of the drug in milligrams, to the hundredth: exact, so a ledger adds up.
+Milligrams = Annotated[Decimal, Field(ge=0, le=2000, max_digits=7, decimal_places=2)]
+
+
+class DoseGiven(BaseModel):
+    """What was given at a session, and what was drawn from stock for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dose_mg: Milligrams = Field(gt=0)
+    route: DoseRoute
+    lot: LotNumber
+    dispensed_mg: Milligrams | None = None  # drawn from stock; None: the dose plus the waste
+    wasted_mg: Milligrams = Decimal(0)  # drawn but not given, witnessed as destroyed
+
+    @model_validator(mode="after")
+    def _accounted(self) -> DoseGiven:
+        if self.dispensed_mg is not None and self.dose_mg + self.wasted_mg > self.dispensed_mg:
+            raise ValueError("the dose and the waste cannot exceed what was dispensed")
+        return self
+
+    @property
+    def dispensed(self) -> Decimal:
+        return self.dose_mg + self.wasted_mg if self.dispensed_mg is None else self.dispensed_mg
 
 
 class StartJourney(_Command):
@@ -144,11 +183,78 @@ class RecordChaperoneCheckIn(_Command):
     session_id: OpaqueId
 
 
+class RecordSessionMonitoring(_Command):
+    """A check during the session: vitals, sedation and dissociation as observed now."""
+
+    type: Literal["record_session_monitoring"] = "record_session_monitoring"
+    session_id: OpaqueId
+    vitals: Vitals
+    sedation: ObservedLevel
+    dissociation: ObservedLevel
+
+
+class RecordDose(_Command):
+    """The dose given at a session (mg, route, lot): until the record is signed, a later one
+    replaces it; after, only an amendment changes it."""
+
+    type: Literal["record_dose"] = "record_dose"
+    session_id: OpaqueId
+    dose: DoseGiven
+
+
+class GrantDischargeException(_Command):
+    """The prescriber allows discharge with vitals outside the protocol's discharge limits."""
+
+    type: Literal["grant_discharge_exception"] = "grant_discharge_exception"
+    session_id: OpaqueId
+    reason: ReasonCode
+
+
 class CompleteDosing(_Command):
+    """The discharge: after the monitoring time, with the discharge vitals, the client assessed
+    ready to leave and the transport home confirmed."""
+
     type: Literal["complete_dosing"] = "complete_dosing"
     session_id: OpaqueId
     vitals: Vitals
     adverse_events: list[AdverseEvent] = Field(default_factory=list, max_length=20)
+    ready_for_discharge: bool = False
+    transport_confirmed: bool = False
+
+
+class SignSessionRecord(_Command):
+    """Sign the session's monitoring record: from then on it changes only by amendment."""
+
+    type: Literal["sign_session_record"] = "sign_session_record"
+    session_id: OpaqueId
+
+
+class AmendSessionRecord(_Command):
+    """Correct a signed record: a corrected dose and/or a reference to the written amendment."""
+
+    type: Literal["amend_session_record"] = "amend_session_record"
+    session_id: OpaqueId
+    reason: ReasonCode
+    dose: DoseGiven | None = None
+    note_ref: OpaqueId | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AmendSessionRecord:
+        if self.dose is None and self.note_ref is None:
+            raise ValueError("an amendment needs a corrected dose or a note_ref")
+        return self
+
+
+class ReportAdverseEvent(_Command):
+    """An adverse event after a session's dose, at any time within the protocol's window."""
+
+    type: Literal["report_adverse_event"] = "report_adverse_event"
+    session_id: OpaqueId
+    code: ReasonCode  # e.g. nausea, dissociation_distress, hypertension
+    severity: AdverseEventSeverity
+    seriousness: list[Seriousness] = Field(default_factory=list, max_length=6)
+    outcome: AdverseEventOutcome = AdverseEventOutcome.UNKNOWN
+    onset_at: AwareDatetime | None = None  # None: now
 
 
 class CancelSession(_Command):
@@ -230,7 +336,13 @@ Command = Annotated[
     | ScheduleDosing
     | StartDosing
     | RecordChaperoneCheckIn
+    | RecordSessionMonitoring
+    | RecordDose
+    | GrantDischargeException
     | CompleteDosing
+    | SignSessionRecord
+    | AmendSessionRecord
+    | ReportAdverseEvent
     | CancelSession
     | CompleteIntegration
     | RecordPrescriberFollowUp

@@ -5,7 +5,7 @@ Pure: the time comes in as `now`; nothing is read or written. A rejection change
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -17,12 +17,14 @@ from domain.events import Event
 from domain.instruments import InstrumentError, baseline_instruments, score
 from domain.rejection import Rejection, RejectionCode
 from domain.roles import ALLOWED_ROLES
+from domain.rules import CURRENT, Rules
 from domain.state import DosingSession, JourneyState
 from domain.vocabulary import (
     AdverseEventSeverity,
     ClosedReason,
     Eligibility,
     FollowUpOutcome,
+    ObservedLevel,
     Role,
     SafetyHoldSource,
     SessionMode,
@@ -110,7 +112,9 @@ def _authorize(state: JourneyState | None, command: Command) -> Rejection | None
 # --- consultation -------------------------------------------------------------------------
 
 
-def _record_screening(s: JourneyState, cmd: c.RecordScreening, now: datetime) -> Decision:
+def _record_screening(
+    s: JourneyState, cmd: c.RecordScreening, now: datetime, rules: Rules
+) -> Decision:
     try:
         result = score(cmd.instrument, cmd.answers, protocol=s.protocol)
     except InstrumentError as error:
@@ -126,7 +130,7 @@ def _record_screening(s: JourneyState, cmd: c.RecordScreening, now: datetime) ->
     return out
 
 
-def _record_consent(s: JourneyState, cmd: c.RecordConsent, now: datetime) -> Decision:
+def _record_consent(s: JourneyState, cmd: c.RecordConsent, now: datetime, rules: Rules) -> Decision:
     if cmd.signed_at > now:
         return _invalid("consent cannot be signed in the future")
     if cmd.signed_at < s.started_at - timedelta(days=365):
@@ -137,7 +141,9 @@ def _record_consent(s: JourneyState, cmd: c.RecordConsent, now: datetime) -> Dec
     ]
 
 
-def _complete_consultation(s: JourneyState, cmd: c.CompleteConsultation, now: datetime) -> Decision:
+def _complete_consultation(
+    s: JourneyState, cmd: c.CompleteConsultation, now: datetime, rules: Rules
+) -> Decision:
     if not _stage_is(s, Stage.CONSULTATION) or s.eligibility is not None:
         return _not_now("the consultation is already complete")
     missing = [i.value for i in baseline_instruments() if i.value not in s.baseline_scores]
@@ -168,7 +174,7 @@ def _complete_consultation(s: JourneyState, cmd: c.CompleteConsultation, now: da
 
 
 def _record_medical_clearance(
-    s: JourneyState, cmd: c.RecordMedicalClearance, now: datetime
+    s: JourneyState, cmd: c.RecordMedicalClearance, now: datetime, rules: Rules
 ) -> Decision:
     if s.eligibility is not Eligibility.NEEDS_MEDICAL_CLEARANCE:
         return _not_now("this client does not need medical clearance")
@@ -182,7 +188,7 @@ def _record_medical_clearance(
 # --- referral and medication review -------------------------------------------------------
 
 
-def _refer(s: JourneyState, cmd: c.ReferToPrescriber, now: datetime) -> Decision:
+def _refer(s: JourneyState, cmd: c.ReferToPrescriber, now: datetime, rules: Rules) -> Decision:
     if not _stage_is(s, Stage.REFERRAL):
         return _not_now("only an eligible client who has not been referred can be referred")
     if s.referral_sent_at is not None:
@@ -191,7 +197,9 @@ def _refer(s: JourneyState, cmd: c.ReferToPrescriber, now: datetime) -> Decision
     return [ev.ReferralSent(sla_due_at=sla, **_meta(cmd, now))]
 
 
-def _acknowledge(s: JourneyState, cmd: c.AcknowledgeReferral, now: datetime) -> Decision:
+def _acknowledge(
+    s: JourneyState, cmd: c.AcknowledgeReferral, now: datetime, rules: Rules
+) -> Decision:
     if s.referral_sent_at is None:
         return _not_now("no referral has been sent yet")
     if s.referral_acknowledged:
@@ -199,13 +207,17 @@ def _acknowledge(s: JourneyState, cmd: c.AcknowledgeReferral, now: datetime) -> 
     return [ev.ReferralAcknowledged(**_meta(cmd, now))]
 
 
-def _referral_rejected(s: JourneyState, cmd: c.RecordReferralRejected, now: datetime) -> Decision:
+def _referral_rejected(
+    s: JourneyState, cmd: c.RecordReferralRejected, now: datetime, rules: Rules
+) -> Decision:
     if s.referral_sent_at is None or s.intake_at is not None:
         return _not_now("there is no referral waiting for the prescriber")
     return [ev.ReferralRejected(reason=cmd.reason, **_meta(cmd, now))]
 
 
-def _schedule_intake(s: JourneyState, cmd: c.SchedulePrescriberIntake, now: datetime) -> Decision:
+def _schedule_intake(
+    s: JourneyState, cmd: c.SchedulePrescriberIntake, now: datetime, rules: Rules
+) -> Decision:
     if s.referral_sent_at is None:
         return _not_now("refer the client to the prescriber before scheduling the intake")
     if not _stage_is(s, Stage.REFERRAL, Stage.MEDICATION_REVIEW):
@@ -215,7 +227,7 @@ def _schedule_intake(s: JourneyState, cmd: c.SchedulePrescriberIntake, now: date
     return [ev.PrescriberIntakeScheduled(scheduled_at=cmd.scheduled_at, **_meta(cmd, now))]
 
 
-def _approve(s: JourneyState, cmd: c.ApproveMedication, now: datetime) -> Decision:
+def _approve(s: JourneyState, cmd: c.ApproveMedication, now: datetime, rules: Rules) -> Decision:
     if not _stage_is(s, Stage.MEDICATION_REVIEW):
         return _not_now("medication can be approved only at the prescriber's intake")
     doses = cmd.doses_authorized or s.protocol.initial_doses_authorized
@@ -235,7 +247,7 @@ def _approve(s: JourneyState, cmd: c.ApproveMedication, now: datetime) -> Decisi
     ]
 
 
-def _decline(s: JourneyState, cmd: c.DeclineMedication, now: datetime) -> Decision:
+def _decline(s: JourneyState, cmd: c.DeclineMedication, now: datetime, rules: Rules) -> Decision:
     if not _stage_is(s, Stage.MEDICATION_REVIEW):
         return _not_now("medication can be declined only at the prescriber's intake")
     meta = _meta(cmd, now)
@@ -245,7 +257,9 @@ def _decline(s: JourneyState, cmd: c.DeclineMedication, now: datetime) -> Decisi
     ]
 
 
-def _complete_preparation(s: JourneyState, cmd: c.CompletePreparation, now: datetime) -> Decision:
+def _complete_preparation(
+    s: JourneyState, cmd: c.CompletePreparation, now: datetime, rules: Rules
+) -> Decision:
     if not _stage_is(s, Stage.PREPARATION):
         return _not_now("preparation sessions come after approval and before the first dose")
     count = s.preparation_sessions + 1
@@ -276,7 +290,9 @@ def _dosing_blocker(s: JourneyState) -> Rejection | None:
     return None
 
 
-def _schedule_dosing(s: JourneyState, cmd: c.ScheduleDosing, now: datetime) -> Decision:
+def _schedule_dosing(
+    s: JourneyState, cmd: c.ScheduleDosing, now: datetime, rules: Rules
+) -> Decision:
     blocker = _dosing_blocker(s)
     if blocker is not None:
         return blocker
@@ -307,7 +323,7 @@ def _schedule_dosing(s: JourneyState, cmd: c.ScheduleDosing, now: datetime) -> D
     ]
 
 
-def _start_dosing(s: JourneyState, cmd: c.StartDosing, now: datetime) -> Decision:
+def _start_dosing(s: JourneyState, cmd: c.StartDosing, now: datetime, rules: Rules) -> Decision:
     session = _session(s, cmd.session_id)
     if isinstance(session, Rejection):
         return session
@@ -342,7 +358,9 @@ def _start_dosing(s: JourneyState, cmd: c.StartDosing, now: datetime) -> Decisio
     ]
 
 
-def _check_in(s: JourneyState, cmd: c.RecordChaperoneCheckIn, now: datetime) -> Decision:
+def _check_in(
+    s: JourneyState, cmd: c.RecordChaperoneCheckIn, now: datetime, rules: Rules
+) -> Decision:
     session = _session(s, cmd.session_id)
     if isinstance(session, Rejection):
         return session
@@ -351,12 +369,124 @@ def _check_in(s: JourneyState, cmd: c.RecordChaperoneCheckIn, now: datetime) -> 
     return [ev.ChaperoneCheckedIn(session_id=cmd.session_id, **_meta(cmd, now))]
 
 
-def _complete_dosing(s: JourneyState, cmd: c.CompleteDosing, now: datetime) -> Decision:
-    session = _session(s, cmd.session_id)
+def _in_progress(s: JourneyState, session_id: str) -> DosingSession | Rejection:
+    session = _session(s, session_id)
     if isinstance(session, Rejection):
         return session
     if session.status is not SessionStatus.IN_PROGRESS or session.started_at is None:
-        return _not_now(f"session {cmd.session_id} is not in progress")
+        return _not_now(f"session {session_id} is not in progress")
+    return session
+
+
+def _minutes_since(start: datetime, now: datetime) -> int:
+    return int((now - start).total_seconds() // 60)
+
+
+def _record_monitoring(
+    s: JourneyState, cmd: c.RecordSessionMonitoring, now: datetime, rules: Rules
+) -> Decision:
+    session = _in_progress(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    assert session.started_at is not None
+    return [
+        ev.SessionMonitoringRecorded(
+            session_id=cmd.session_id,
+            vitals=cmd.vitals,
+            sedation=cmd.sedation,
+            dissociation=cmd.dissociation,
+            minutes_after_dose=_minutes_since(session.started_at, now),
+            **_meta(cmd, now),
+        )
+    ]
+
+
+def _given(s: JourneyState, session_id: str) -> DosingSession | Rejection:
+    """A session whose dose was given (in progress or completed)."""
+    session = _session(s, session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.started_at is None or session.status not in (
+        SessionStatus.IN_PROGRESS,
+        SessionStatus.COMPLETED,
+    ):
+        return _not_now(f"session {session_id} has no dose given ({session.status.value})")
+    return session
+
+
+def _record_dose(s: JourneyState, cmd: c.RecordDose, now: datetime, rules: Rules) -> Decision:
+    session = _given(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.record_signed_at is not None:
+        return _not_now(f"the record of session {cmd.session_id} is signed: amend it instead")
+    return [ev.DoseRecorded(session_id=cmd.session_id, dose=cmd.dose, **_meta(cmd, now))]
+
+
+def _discharge_exception(
+    s: JourneyState, cmd: c.GrantDischargeException, now: datetime, rules: Rules
+) -> Decision:
+    session = _in_progress(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.discharge_exception is not None:
+        return _not_now(f"session {cmd.session_id} already has a discharge exception")
+    return [
+        ev.DischargeExceptionGranted(
+            session_id=cmd.session_id, reason=cmd.reason, **_meta(cmd, now)
+        )
+    ]
+
+
+_CLEAR_HEADED = (ObservedLevel.NONE, ObservedLevel.MILD)
+
+
+def _discharge_blocker(
+    s: JourneyState, session: DosingSession, cmd: c.CompleteDosing
+) -> Rejection | None:
+    """What the monitoring record still lacks for a safe discharge (docs/pathway.md)."""
+    p = s.protocol
+    if session.during_reading_after(p.vitals_interval_minutes) is None:
+        return _not_now(
+            f"record the vitals taken {p.vitals_interval_minutes} minutes after the dose first"
+        )
+    last = session.last_observation
+    if last is not None and (
+        last.sedation not in _CLEAR_HEADED or last.dissociation not in _CLEAR_HEADED
+    ):
+        return _not_now(
+            "the last check found the client sedated or dissociated: observe again before discharge"
+        )
+    if session.dose is None:
+        return _not_now("record the dose given (mg, route, lot) before discharge")
+    vitals = cmd.vitals
+    high = vitals.systolic > p.discharge_systolic_limit or (
+        vitals.diastolic > p.discharge_diastolic_limit
+    )
+    if high and session.discharge_exception is None:
+        return _not_now(
+            f"blood pressure {vitals.systolic}/{vitals.diastolic} is above the discharge limit"
+            f" {p.discharge_systolic_limit}/{p.discharge_diastolic_limit}: monitor and check"
+            " again, or the prescriber may grant an exception"
+        )
+    if not cmd.ready_for_discharge:
+        return _not_now("assess the client ready to leave before discharge")
+    if not cmd.transport_confirmed:
+        return _not_now("confirm the client's transport home before discharge")
+    return None
+
+
+def _is_serious(severity: AdverseEventSeverity, seriousness: Sequence[object] = ()) -> bool:
+    return severity is AdverseEventSeverity.SERIOUS or bool(seriousness)
+
+
+def _complete_dosing(
+    s: JourneyState, cmd: c.CompleteDosing, now: datetime, rules: Rules
+) -> Decision:
+    session = _in_progress(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    assert session.started_at is not None
     monitored = now - session.started_at
     minimum = timedelta(minutes=s.protocol.min_monitoring_minutes)
     if monitored < minimum:
@@ -365,6 +495,10 @@ def _complete_dosing(s: JourneyState, cmd: c.CompleteDosing, now: datetime) -> D
             f"monitoring must last at least {s.protocol.min_monitoring_minutes} minutes"
             f" ({left} more)"
         )
+    if rules.session_safety:
+        blocker = _discharge_blocker(s, session, cmd)
+        if blocker is not None:
+            return blocker
     meta = _meta(cmd, now)
     out: list[Event] = [
         ev.DosingSessionCompleted(
@@ -385,7 +519,91 @@ def _complete_dosing(s: JourneyState, cmd: c.CompleteDosing, now: datetime) -> D
     return out
 
 
-def _cancel_session(s: JourneyState, cmd: c.CancelSession, now: datetime) -> Decision:
+def _sign_record(
+    s: JourneyState, cmd: c.SignSessionRecord, now: datetime, rules: Rules
+) -> Decision:
+    session = _session(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.status is not SessionStatus.COMPLETED:
+        return _not_now(
+            f"session {cmd.session_id} is {session.status.value}: sign it after discharge"
+        )
+    if session.record_signed_at is not None:
+        return _not_now(f"the record of session {cmd.session_id} is already signed")
+    if session.dose is None:
+        return _not_now("record the dose given (mg, route, lot) before signing")
+    meta = _meta(cmd, now)
+    out: list[Event] = [ev.SessionRecordSigned(session_id=cmd.session_id, **meta)]
+    unsigned = [r for r in s.unsigned_records() if r.session_id != cmd.session_id]
+    if rules.session_safety and not unsigned and s.stage is Stage.COMPLETED:
+        out += _close(s, meta, ClosedReason.COMPLETED, "course_complete")
+    return out
+
+
+def _amend_record(
+    s: JourneyState, cmd: c.AmendSessionRecord, now: datetime, rules: Rules
+) -> Decision:
+    session = _session(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    if session.record_signed_at is None:
+        return _not_now(
+            f"the record of session {cmd.session_id} is not signed: record the change instead"
+        )
+    return [
+        ev.SessionRecordAmended(
+            session_id=cmd.session_id,
+            reason=cmd.reason,
+            dose=cmd.dose,
+            note_ref=cmd.note_ref,
+            **_meta(cmd, now),
+        )
+    ]
+
+
+def _report_adverse_event(
+    s: JourneyState, cmd: c.ReportAdverseEvent, now: datetime, rules: Rules
+) -> Decision:
+    session = _given(s, cmd.session_id)
+    if isinstance(session, Rejection):
+        return session
+    assert session.started_at is not None
+    window = timedelta(days=s.protocol.adverse_event_window_days)
+    if now > session.started_at + window:
+        return _not_now(
+            f"adverse events are reported against a session within"
+            f" {s.protocol.adverse_event_window_days} days of its dose: raise a safety hold instead"
+        )
+    onset = cmd.onset_at or now
+    if onset > now:
+        return _invalid("an adverse event's onset cannot be in the future")
+    if onset < session.started_at:
+        return _invalid("an adverse event's onset cannot be before the session's dose")
+    serious = _is_serious(cmd.severity, cmd.seriousness)
+    meta = _meta(cmd, now)
+    out: list[Event] = [
+        ev.AdverseEventReported(
+            session_id=cmd.session_id,
+            code=cmd.code,
+            severity=cmd.severity,
+            seriousness=sorted(set(cmd.seriousness)),
+            serious=serious,
+            outcome=cmd.outcome,
+            onset_at=onset,
+            **meta,
+        )
+    ]
+    grave = serious or cmd.severity is AdverseEventSeverity.SEVERE
+    if grave and s.safety_hold is None:
+        reason = "serious_adverse_event" if serious else "severe_adverse_event"
+        out.append(
+            ev.SafetyHoldRaised(source=SafetyHoldSource.ADVERSE_EVENT, reason=reason, **meta)
+        )
+    return out
+
+
+def _cancel_session(s: JourneyState, cmd: c.CancelSession, now: datetime, rules: Rules) -> Decision:
     session = _session(s, cmd.session_id)
     if isinstance(session, Rejection):
         return session
@@ -398,7 +616,9 @@ def _cancel_session(s: JourneyState, cmd: c.CancelSession, now: datetime) -> Dec
     ]
 
 
-def _complete_integration(s: JourneyState, cmd: c.CompleteIntegration, now: datetime) -> Decision:
+def _complete_integration(
+    s: JourneyState, cmd: c.CompleteIntegration, now: datetime, rules: Rules
+) -> Decision:
     if s.doses_since_integration == 0:
         return _not_now("no dosing session is waiting for integration")
     if s.paused:
@@ -409,13 +629,21 @@ def _complete_integration(s: JourneyState, cmd: c.CompleteIntegration, now: date
             note_ref=cmd.note_ref, doses_integrated=s.doses_since_integration, **meta
         )
     ]
-    rx = s.prescription
-    if s.doses.remaining <= 0 and rx is not None and rx.follow_up_done:
+    if _course_complete(s) and not (rules.session_safety and s.unsigned_records()):
+        # With session records still to sign, the course closes when the last one is signed.
         out += _close(s, meta, ClosedReason.COMPLETED, "course_complete")
     return out
 
 
-def _follow_up(s: JourneyState, cmd: c.RecordPrescriberFollowUp, now: datetime) -> Decision:
+def _course_complete(s: JourneyState) -> bool:
+    """No dose left and the prescriber's follow-up done: nothing more to give."""
+    rx = s.prescription
+    return s.doses.remaining <= 0 and rx is not None and rx.follow_up_done
+
+
+def _follow_up(
+    s: JourneyState, cmd: c.RecordPrescriberFollowUp, now: datetime, rules: Rules
+) -> Decision:
     rx = s.prescription
     if rx is None:
         return _not_now("the follow-up comes after medication is approved")
@@ -449,20 +677,20 @@ def _follow_up(s: JourneyState, cmd: c.RecordPrescriberFollowUp, now: datetime) 
 # --- at any point -------------------------------------------------------------------------
 
 
-def _raise_hold(s: JourneyState, cmd: c.RaiseSafetyHold, now: datetime) -> Decision:
+def _raise_hold(s: JourneyState, cmd: c.RaiseSafetyHold, now: datetime, rules: Rules) -> Decision:
     if s.safety_hold is not None:
         return _not_now("the journey is already on a safety hold")
     source = SafetyHoldSource.CLINICIAN
     return [ev.SafetyHoldRaised(source=source, reason=cmd.reason, **_meta(cmd, now))]
 
 
-def _clear_hold(s: JourneyState, cmd: c.ClearSafetyHold, now: datetime) -> Decision:
+def _clear_hold(s: JourneyState, cmd: c.ClearSafetyHold, now: datetime, rules: Rules) -> Decision:
     if s.safety_hold is None:
         return _not_now("the journey is not on a safety hold")
     return [ev.SafetyHoldCleared(assessment_ref=cmd.assessment_ref, **_meta(cmd, now))]
 
 
-def _pause(s: JourneyState, cmd: c.Pause, now: datetime) -> Decision:
+def _pause(s: JourneyState, cmd: c.Pause, now: datetime, rules: Rules) -> Decision:
     if s.paused:
         return _not_now("the journey is already paused")
     if s.session_in_progress() is not None:
@@ -470,31 +698,33 @@ def _pause(s: JourneyState, cmd: c.Pause, now: datetime) -> Decision:
     return [ev.JourneyPaused(reason=cmd.reason, **_meta(cmd, now))]
 
 
-def _resume(s: JourneyState, cmd: c.Resume, now: datetime) -> Decision:
+def _resume(s: JourneyState, cmd: c.Resume, now: datetime, rules: Rules) -> Decision:
     if not s.paused:
         return _not_now("the journey is not paused")
     return [ev.JourneyResumed(**_meta(cmd, now))]
 
 
-def _withdraw(s: JourneyState, cmd: c.Withdraw, now: datetime) -> Decision:
+def _withdraw(s: JourneyState, cmd: c.Withdraw, now: datetime, rules: Rules) -> Decision:
     if s.session_in_progress() is not None:
         return _not_now("a dosing session is in progress: complete the discharge assessment first")
     return _close(s, _meta(cmd, now), ClosedReason.WITHDRAWN, cmd.reason)
 
 
-def _discharge(s: JourneyState, cmd: c.Discharge, now: datetime) -> Decision:
+def _discharge(s: JourneyState, cmd: c.Discharge, now: datetime, rules: Rules) -> Decision:
     if s.session_in_progress() is not None:
         return _not_now("a dosing session is in progress: complete the discharge assessment first")
     return _close(s, _meta(cmd, now), ClosedReason.DISCHARGED, cmd.reason)
 
 
-def _ended_outside(s: JourneyState, cmd: c.RecordEndedOutside, now: datetime) -> Decision:
+def _ended_outside(
+    s: JourneyState, cmd: c.RecordEndedOutside, now: datetime, rules: Rules
+) -> Decision:
     """Whatever the journey was doing, it has ended: open sessions are cancelled with it."""
     return _close(s, _meta(cmd, now), ClosedReason.ENDED_OUTSIDE, cmd.how.value)
 
 
-def _due_reached(s: JourneyState, cmd: c.RecordDueReached, now: datetime) -> Decision:
-    for item in due(s):
+def _due_reached(s: JourneyState, cmd: c.RecordDueReached, now: datetime, rules: Rules) -> Decision:
+    for item in due(s, rules):
         if item.kind is cmd.kind and item.ref == cmd.ref and item.at == cmd.due_at:
             if item.at > now:
                 return _not_now(f"{cmd.kind.value} is not due until {item.at.isoformat()}")
@@ -504,7 +734,7 @@ def _due_reached(s: JourneyState, cmd: c.RecordDueReached, now: datetime) -> Dec
 
 
 C = TypeVar("C")
-_Handler = Callable[[JourneyState, Any, datetime], Decision]
+_Handler = Callable[[JourneyState, Any, datetime, Rules], Decision]
 
 _HANDLERS: dict[str, _Handler] = {
     "record_screening": _record_screening,
@@ -521,7 +751,13 @@ _HANDLERS: dict[str, _Handler] = {
     "schedule_dosing": _schedule_dosing,
     "start_dosing": _start_dosing,
     "record_chaperone_check_in": _check_in,
+    "record_session_monitoring": _record_monitoring,
+    "record_dose": _record_dose,
+    "grant_discharge_exception": _discharge_exception,
     "complete_dosing": _complete_dosing,
+    "sign_session_record": _sign_record,
+    "amend_session_record": _amend_record,
+    "report_adverse_event": _report_adverse_event,
     "cancel_session": _cancel_session,
     "complete_integration": _complete_integration,
     "record_prescriber_follow_up": _follow_up,
@@ -536,7 +772,9 @@ _HANDLERS: dict[str, _Handler] = {
 }
 
 
-def decide(state: JourneyState | None, command: Command, now: datetime) -> Decision:
+def decide(
+    state: JourneyState | None, command: Command, now: datetime, rules: Rules = CURRENT
+) -> Decision:
     """The events a command causes, or why the pathway forbids it. `now` must be aware."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -564,4 +802,4 @@ def decide(state: JourneyState | None, command: Command, now: datetime) -> Decis
             RejectionCode.CLOSED,
             f"this journey is closed ({state.closed_reason.value}): it accepts no more decisions",
         )
-    return _HANDLERS[command.type](state, command, now)
+    return _HANDLERS[command.type](state, command, now, rules)

@@ -12,19 +12,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from domain.commands import AdverseEvent, Vitals
+from domain.commands import AdverseEvent, DoseGiven, Vitals
 from domain.instruments import Score
 from domain.protocol import Protocol
 from domain.vocabulary import (
     Actor,
+    AdverseEventOutcome,
+    AdverseEventSeverity,
     ClosedReason,
     Contraindication,
     DueKind,
     Eligibility,
     FollowUpOutcome,
+    ObservedLevel,
     OpaqueId,
     ReasonCode,
     SafetyHoldSource,
+    Seriousness,
     SessionMode,
 )
 
@@ -139,6 +143,51 @@ class ChaperoneCheckedIn(_Event):
     session_id: OpaqueId
 
 
+class SessionMonitoringRecorded(_Event):
+    type: Literal["session_monitoring_recorded"] = "session_monitoring_recorded"
+    session_id: OpaqueId
+    vitals: Vitals
+    sedation: ObservedLevel
+    dissociation: ObservedLevel
+    minutes_after_dose: int
+
+
+class DoseRecorded(_Event):
+    type: Literal["dose_recorded"] = "dose_recorded"
+    session_id: OpaqueId
+    dose: DoseGiven
+
+
+class DischargeExceptionGranted(_Event):
+    type: Literal["discharge_exception_granted"] = "discharge_exception_granted"
+    session_id: OpaqueId
+    reason: ReasonCode
+
+
+class SessionRecordSigned(_Event):
+    type: Literal["session_record_signed"] = "session_record_signed"
+    session_id: OpaqueId
+
+
+class SessionRecordAmended(_Event):
+    type: Literal["session_record_amended"] = "session_record_amended"
+    session_id: OpaqueId
+    reason: ReasonCode
+    dose: DoseGiven | None
+    note_ref: OpaqueId | None
+
+
+class AdverseEventReported(_Event):
+    type: Literal["adverse_event_reported"] = "adverse_event_reported"
+    session_id: OpaqueId
+    code: ReasonCode
+    severity: AdverseEventSeverity
+    seriousness: list[Seriousness]
+    serious: bool
+    outcome: AdverseEventOutcome
+    onset_at: AwareDatetime
+
+
 class DosingSessionCompleted(_Event):
     type: Literal["dosing_session_completed"] = "dosing_session_completed"
     session_id: OpaqueId
@@ -218,7 +267,13 @@ Event = Annotated[
     | DosingSessionHeld
     | DosingSessionStarted
     | ChaperoneCheckedIn
+    | SessionMonitoringRecorded
+    | DoseRecorded
+    | DischargeExceptionGranted
     | DosingSessionCompleted
+    | SessionRecordSigned
+    | SessionRecordAmended
+    | AdverseEventReported
     | DosingSessionCancelled
     | IntegrationCompleted
     | PrescriberFollowUpRecorded

@@ -16,10 +16,12 @@ from domain.state import (
     DosingSession,
     JourneyState,
     LastDecision,
+    MonitoringReading,
     Prescription,
     SafetyHold,
 )
 from domain.vocabulary import (
+    AdverseEventSeverity,
     ClosedReason,
     DueKind,
     Eligibility,
@@ -46,6 +48,10 @@ def _session(state: JourneyState, session_id: str) -> DosingSession:
         return state.sessions[session_id]
     except KeyError:
         raise EvolveError(f"unknown dosing session {session_id}") from None
+
+
+def _pre_dose(at: Any, vitals: Any) -> MonitoringReading:
+    return MonitoringReading(at=at, minutes_after_dose=None, vitals=vitals)
 
 
 def _with_session(session: DosingSession, **changes: Any) -> dict[str, DosingSession]:
@@ -119,15 +125,22 @@ def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
             )
             return {"sessions": {**state.sessions, event.session_id: session}}
         case ev.DosingSessionHeld(session_id=sid):
-            held = _with_session(_session(state, sid), status=SessionStatus.HELD)
+            session = _session(state, sid)
+            held = _with_session(
+                session,
+                status=SessionStatus.HELD,
+                readings=(*session.readings, _pre_dose(event.occurred_at, event.vitals)),
+            )
             return {"sessions": {**state.sessions, **held}}
         case ev.DosingSessionStarted(session_id=sid, dose_number=dose_number):
+            session = _session(state, sid)
             started = _with_session(
-                _session(state, sid),
+                session,
                 status=SessionStatus.IN_PROGRESS,
                 dose_number=dose_number,
                 started_at=event.occurred_at,
                 check_in_anchor=event.occurred_at,
+                readings=(*session.readings, _pre_dose(event.occurred_at, event.vitals)),
             )
             return {
                 "sessions": {**state.sessions, **started},
@@ -136,11 +149,59 @@ def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
                 "stage": Stage.DOSING,
             }
         case ev.ChaperoneCheckedIn(session_id=sid):
-            checked = _with_session(_session(state, sid), check_in_anchor=event.occurred_at)
+            checked = _with_session(
+                _session(state, sid), check_in_anchor=event.occurred_at, check_in_missed=False
+            )
             return {"sessions": {**state.sessions, **checked}}
+        case ev.SessionMonitoringRecorded(session_id=sid):
+            session = _session(state, sid)
+            reading = MonitoringReading(
+                at=event.occurred_at,
+                minutes_after_dose=event.minutes_after_dose,
+                vitals=event.vitals,
+                sedation=event.sedation,
+                dissociation=event.dissociation,
+            )
+            checked = _with_session(session, readings=(*session.readings, reading))
+            return {"sessions": {**state.sessions, **checked}}
+        case ev.DoseRecorded(session_id=sid, dose=dose):
+            given = _with_session(_session(state, sid), dose=dose)
+            return {"sessions": {**state.sessions, **given}}
+        case ev.DischargeExceptionGranted(session_id=sid, reason=reason):
+            excepted = _with_session(_session(state, sid), discharge_exception=reason)
+            return {"sessions": {**state.sessions, **excepted}}
+        case ev.SessionRecordSigned(session_id=sid):
+            signed = _with_session(_session(state, sid), record_signed_at=event.occurred_at)
+            return {"sessions": {**state.sessions, **signed}}
+        case ev.SessionRecordAmended(session_id=sid, dose=dose):
+            session = _session(state, sid)
+            amended = _with_session(
+                session, dose=dose or session.dose, amendments=session.amendments + 1
+            )
+            return {"sessions": {**state.sessions, **amended}}
+        case ev.AdverseEventReported(session_id=sid, serious=serious):
+            session = _session(state, sid)
+            reported = _with_session(
+                session,
+                adverse_events=session.adverse_events + 1,
+                serious_adverse_events=session.serious_adverse_events + int(serious),
+            )
+            return {"sessions": {**state.sessions, **reported}}
         case ev.DosingSessionCompleted(session_id=sid):
+            session = _session(state, sid)
+            discharge = MonitoringReading(
+                at=event.occurred_at,
+                minutes_after_dose=event.monitoring_minutes,
+                vitals=event.vitals,
+            )
             done = _with_session(
-                _session(state, sid), status=SessionStatus.COMPLETED, completed_at=event.occurred_at
+                session,
+                status=SessionStatus.COMPLETED,
+                completed_at=event.occurred_at,
+                readings=(*session.readings, discharge),
+                adverse_events=session.adverse_events + len(event.adverse_events),
+                serious_adverse_events=session.serious_adverse_events
+                + sum(a.severity is AdverseEventSeverity.SERIOUS for a in event.adverse_events),
             )
             first = state.doses_since_integration == 0
             return {
@@ -194,7 +255,9 @@ def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
             if kind is DueKind.INACTIVITY_NUDGE:
                 changes["last_nudge_at"] = due_at
             if kind is DueKind.CHAPERONE_CHECK_IN:
-                missed = _with_session(_session(state, ref), check_in_anchor=due_at)
+                missed = _with_session(
+                    _session(state, ref), check_in_anchor=due_at, check_in_missed=True
+                )
                 changes["sessions"] = {**state.sessions, **missed}
             return changes
         case ev.JourneyStarted():

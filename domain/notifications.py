@@ -14,8 +14,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain import events as ev
 from domain.events import Event
+from domain.instruments import spec_of
+from domain.rules import CURRENT, Rules
 from domain.state import JourneyState
-from domain.vocabulary import ClosedReason, DueKind
+from domain.vocabulary import AdverseEventSeverity, ClosedReason, DueKind
 
 
 class Recipient(StrEnum):
@@ -105,6 +107,19 @@ _DUE: dict[DueKind, list[tuple[Recipient, Template, bool]]] = {
     DueKind.PRESCRIBER_FOLLOW_UP: [(Recipient.PRESCRIBER, Template.FOLLOW_UP_DUE, False)],
     DueKind.PRESCRIPTION_EXPIRY: [(Recipient.PRESCRIBER, Template.PRESCRIPTION_EXPIRED, False)],
     DueKind.INACTIVITY_NUDGE: [(Recipient.THERAPIST, Template.INACTIVE_JOURNEY, False)],
+    DueKind.VITALS_CHECK: [(Recipient.THERAPIST, Template.VITALS_CHECK_DUE, True)],
+    DueKind.MONITORING_RECORD: [
+        (Recipient.THERAPIST, Template.MONITORING_RECORD_OVERDUE, False),
+        (Recipient.OPS, Template.MONITORING_RECORD_OVERDUE, False),
+    ],
+}
+# Under the session-safety rules a missed check-in reaches the prescriber too.
+_DUE_SESSION_SAFETY: dict[DueKind, list[tuple[Recipient, Template, bool]]] = {
+    **_DUE,
+    DueKind.CHAPERONE_CHECK_IN: [
+        (Recipient.THERAPIST, Template.CHAPERONE_CHECK_IN_MISSED, True),
+        (Recipient.PRESCRIBER, Template.CHAPERONE_CHECK_IN_MISSED, True),
+    ],
 }
 
 
@@ -117,9 +132,17 @@ def _recipient_id(state: JourneyState, recipient: Recipient) -> str:
     }[recipient]
 
 
-def notices(state: JourneyState, events: Sequence[tuple[str, Event]]) -> list[Notice]:
+def _review_band(event: ev.ScreeningRecorded) -> bool:
+    score = event.score
+    return not score.risk and score.band in spec_of(score.instrument).review_bands
+
+
+def notices(
+    state: JourneyState, events: Sequence[tuple[str, Event]], rules: Rules = CURRENT
+) -> list[Notice]:
     """The messages that `events` (each with its event id) call for, given the state after them."""
     out: list[Notice] = []
+    due_table = _DUE_SESSION_SAFETY if rules.session_safety else _DUE
 
     def add(
         event_id: str,
@@ -143,11 +166,25 @@ def notices(state: JourneyState, events: Sequence[tuple[str, Event]]) -> list[No
         match event:
             case ev.DueReached(kind=kind, ref=ref):
                 at = _appointment_time(state, kind, ref)
-                for recipient, template, urgent in _DUE[kind]:
+                for recipient, template, urgent in due_table[kind]:
                     add(event_id, recipient, template, urgent, at)
             case ev.SafetyHoldRaised():
                 add(event_id, Recipient.THERAPIST, Template.SAFETY_HOLD_RAISED, True)
                 add(event_id, Recipient.PRESCRIBER, Template.SAFETY_HOLD_RAISED, True)
+            case ev.DosingSessionHeld() if rules.session_safety:
+                add(event_id, Recipient.THERAPIST, Template.BP_HOLD, True)
+                add(event_id, Recipient.PRESCRIBER, Template.BP_HOLD, True)
+            case ev.AdverseEventReported(serious=True) if rules.session_safety:
+                add(event_id, Recipient.PRESCRIBER, Template.SERIOUS_ADVERSE_EVENT, True)
+                add(event_id, Recipient.THERAPIST, Template.SERIOUS_ADVERSE_EVENT, True)
+            case ev.DosingSessionCompleted(adverse_events=reported) if rules.session_safety and any(
+                a.severity is AdverseEventSeverity.SERIOUS for a in reported
+            ):
+                add(event_id, Recipient.PRESCRIBER, Template.SERIOUS_ADVERSE_EVENT, True)
+                add(event_id, Recipient.THERAPIST, Template.SERIOUS_ADVERSE_EVENT, True)
+            case ev.ScreeningRecorded() if rules.session_safety and _review_band(event):
+                add(event_id, Recipient.THERAPIST, Template.SCREENING_REVIEW_NEEDED, True)
+                add(event_id, Recipient.PRESCRIBER, Template.SCREENING_REVIEW_NEEDED, True)
             case ev.ReferralRejected():
                 add(event_id, Recipient.THERAPIST, Template.REFERRAL_REJECTED, False)
                 add(event_id, Recipient.OPS, Template.REFERRAL_REJECTED, False)
@@ -168,5 +205,16 @@ def not_recorded_notice(state: JourneyState, key: str) -> Notice:
         recipient=Recipient.OPS,
         recipient_id=_recipient_id(state, Recipient.OPS),
         template=Template.DECISION_NOT_RECORDED,
+        urgent=True,
+    )
+
+
+def undelivered_notice(state: JourneyState, undelivered: Notice) -> Notice:
+    """Ops are told at once when no channel reached a clinician with an alert."""
+    return Notice(
+        key=f"{undelivered.key}:{Recipient.OPS.value}:{Template.ALERT_UNDELIVERED.value}",
+        recipient=Recipient.OPS,
+        recipient_id=_recipient_id(state, Recipient.OPS),
+        template=Template.ALERT_UNDELIVERED,
         urgent=True,
     )

@@ -57,6 +57,15 @@ class Protocol(BaseModel):
     min_hours_between_doses: int = Field(default=24, ge=12, le=24 * 60)
     early_start_minutes: int = Field(default=60, ge=0, le=24 * 60)
     chaperone_check_in_minutes: int = Field(default=15, ge=5, le=60)
+    # The session's monitoring record: vitals again this long after the dose (Spravato REMS:
+    # ~40 min), discharge only with the last vitals within these limits (or the prescriber's
+    # signed exception), the record signed within this many days (the REMS form: 7).
+    vitals_interval_minutes: int = Field(default=40, ge=10, le=120)
+    discharge_systolic_limit: int = Field(default=140, ge=90, le=200)
+    discharge_diastolic_limit: int = Field(default=90, ge=50, le=130)
+    monitoring_record_days: int = Field(default=7, ge=1, le=30)
+    # Adverse events may be reported against a session until this many days after its dose.
+    adverse_event_window_days: int = Field(default=30, ge=1, le=90)
 
     # Integration: one integration session is owed per this many doses (1 = after every dose).
     doses_per_integration: int = Field(default=1, ge=1, le=2)
@@ -87,6 +96,8 @@ class Protocol(BaseModel):
             raise ValueError("a contraindication cannot be both absolute and case by case")
         if self.initial_doses_authorized > self.max_doses_per_authorization:
             raise ValueError("initial doses exceed the per-authorization maximum")
+        if self.vitals_interval_minutes >= self.min_monitoring_minutes:
+            raise ValueError("the mid-session vitals must come before the monitoring ends")
         if self.follow_up_doses_authorized > self.max_doses_per_authorization:
             raise ValueError("follow-up doses exceed the per-authorization maximum")
         return self

@@ -6,12 +6,14 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from domain.commands import DoseGiven, Vitals
 from domain.instruments import Score
 from domain.protocol import Protocol
 from domain.vocabulary import (
     Actor,
     ClosedReason,
     Eligibility,
+    ObservedLevel,
     SafetyHoldSource,
     SessionMode,
     SessionStatus,
@@ -53,6 +55,14 @@ class SafetyHold(_Frozen):
     raised_by: Actor
 
 
+class MonitoringReading(_Frozen):
+    at: AwareDatetime
+    minutes_after_dose: int | None  # None: before the dose
+    vitals: Vitals
+    sedation: ObservedLevel | None = None
+    dissociation: ObservedLevel | None = None
+
+
 class DosingSession(_Frozen):
     session_id: str
     scheduled_at: AwareDatetime
@@ -64,6 +74,27 @@ class DosingSession(_Frozen):
     started_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
     check_in_anchor: AwareDatetime | None = None  # last chaperone check-in (or missed one)
+    check_in_missed: bool = False  # the last check-in due was missed, none came since
+    # The session's monitoring record
+    readings: tuple[MonitoringReading, ...] = ()
+    dose: DoseGiven | None = None
+    discharge_exception: str | None = None  # the prescriber's reason code
+    record_signed_at: AwareDatetime | None = None
+    amendments: int = 0
+    adverse_events: int = 0
+    serious_adverse_events: int = 0
+
+    def during_reading_after(self, minutes: int) -> MonitoringReading | None:
+        """The first monitoring check at least `minutes` after the dose."""
+        for reading in self.readings:
+            if reading.minutes_after_dose is not None and reading.minutes_after_dose >= minutes:
+                return reading
+        return None
+
+    @property
+    def last_observation(self) -> MonitoringReading | None:
+        observed = [r for r in self.readings if r.sedation is not None]
+        return observed[-1] if observed else None
 
 
 class LastDecision(_Frozen):
@@ -139,6 +170,14 @@ class JourneyState(_Frozen):
             s
             for s in self.sessions.values()
             if s.status in (SessionStatus.SCHEDULED, SessionStatus.HELD)
+        ]
+
+    def unsigned_records(self) -> list[DosingSession]:
+        """Completed sessions whose monitoring record is not signed yet."""
+        return [
+            s
+            for s in self.sessions.values()
+            if s.status is SessionStatus.COMPLETED and s.record_signed_at is None
         ]
 
     def prescription_valid_at(self, when: datetime) -> bool:

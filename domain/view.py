@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from domain.due import DueItem, due, is_overdue
+from domain.rules import CURRENT, Rules
 from domain.state import DoseLedger, JourneyState, LastDecision
 from domain.vocabulary import ClosedReason, Stage, Status
 
@@ -41,10 +42,12 @@ class JourneyView(BaseModel):
     protocol_version: str
 
 
-def journey_view(state: JourneyState, now: AwareDatetime | None = None) -> JourneyView:
+def journey_view(
+    state: JourneyState, now: AwareDatetime | None = None, rules: Rules = CURRENT
+) -> JourneyView:
     """A summary of `state`; `overdue` is known only when `now` is given."""
-    items = due(state)
-    overdue = now is not None and is_overdue(state, now)
+    items = due(state, rules)
+    overdue = now is not None and is_overdue(state, now, rules)
     return JourneyView(
         journey_id=state.journey_id,
         client_id=state.client_id,

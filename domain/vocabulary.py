@@ -103,6 +103,46 @@ class AdverseEventSeverity(StrEnum):
     SERIOUS = "serious"  # regulatory sense: hospitalisation, life-threatening, …
 
 
+class AdverseEventOutcome(StrEnum):
+    """As FHIR's AdverseEvent.outcome."""
+
+    RESOLVED = "resolved"
+    RECOVERING = "recovering"
+    ONGOING = "ongoing"
+    RESOLVED_WITH_SEQUELAE = "resolved_with_sequelae"
+    FATAL = "fatal"
+    UNKNOWN = "unknown"
+
+
+class Seriousness(StrEnum):
+    """What makes an adverse event serious (ICH E2A): any one of these."""
+
+    DEATH = "death"
+    LIFE_THREATENING = "life_threatening"
+    HOSPITALISATION = "hospitalisation"  # inpatient stay, or a longer one
+    DISABILITY = "disability"  # persistent or significant
+    CONGENITAL_ANOMALY = "congenital_anomaly"
+    MEDICALLY_IMPORTANT = "medically_important"
+
+
+class DoseRoute(StrEnum):
+    INTRAMUSCULAR = "intramuscular"
+    SUBLINGUAL = "sublingual"  # lozenge or troche
+    ORAL = "oral"
+    INTRANASAL = "intranasal"
+    INTRAVENOUS = "intravenous"
+    SUBCUTANEOUS = "subcutaneous"
+
+
+class ObservedLevel(StrEnum):
+    """Sedation or dissociation as observed at a monitoring check."""
+
+    NONE = "none"
+    MILD = "mild"  # e.g. drowsy, answers at once; or mild detachment
+    MODERATE = "moderate"  # e.g. answers only when spoken to loudly; or marked detachment
+    SEVERE = "severe"  # e.g. answers only to touch or not at all; or distress
+
+
 class FollowUpOutcome(StrEnum):
     CONTINUE = "continue"
     DISCONTINUE = "discontinue"
@@ -119,11 +159,17 @@ class DueKind(StrEnum):
     PRESCRIBER_FOLLOW_UP = "prescriber_follow_up"
     PRESCRIPTION_EXPIRY = "prescription_expiry"
     INACTIVITY_NUDGE = "inactivity_nudge"
+    VITALS_CHECK = "vitals_check"  # the mid-session reading is due (protocol interval)
+    MONITORING_RECORD = "monitoring_record"  # the session's record is not signed in time
 
 
 # Opaque identifiers: never a name, never PHI.
 OpaqueId = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+# A lot (batch) number as printed on the vial or pack.
+LotNumber = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]*$")
 ]
 # A short machine-readable reason code, not free text.
 ReasonCode = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")]

@@ -4,7 +4,8 @@ yes (1) or no (0) to items 1–6, then item 6 asked again for the past three mon
 6 suicidal behaviour ever, 7 behaviour in the past three months.
 
 Triage, the most urgent first: intent, a plan or recent behaviour → high (imminent risk: a safety
-assessment is due); a method or past behaviour → moderate; a wish or thoughts → low; else none.
+assessment is due, the journey is held); a method or past behaviour → moderate (the therapist and
+prescriber are alerted to review, no hold); a wish or thoughts → low; else none.
 Asked by a clinician, never on the client's survey page."""
 
 from domain.instruments.spec import Band, InstrumentSpec, ItemBand, Requires
@@ -23,4 +24,5 @@ SPEC = InstrumentSpec(
     ),
     requires=(Requires(item=7, needs=6, message="recent behaviour needs behaviour answered yes"),),
     risk_bands=frozenset({"high"}),
+    review_bands=frozenset({"moderate"}),
 )

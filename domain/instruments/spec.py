@@ -70,9 +70,10 @@ class InstrumentSpec(_Data):
 
     The band is the first `item_bands` rule that holds, else the highest `bands` floor the total
     reaches. Risk (a safety assessment is due) holds when a `risk_items` rule holds or the band
-    is one of `risk_bands`. A check-in after a course is a meaningful change against baseline
-    when the total dropped by `reliable_change` points or more, or, without one, by half
-    (response); remission is a total below `remission_below`.
+    is one of `risk_bands`; a band in `review_bands` alerts the care team without a hold. A
+    check-in after a course is a meaningful change against baseline when the total dropped by
+    `reliable_change` points or more, or, without one, by half (response); remission is a total
+    below `remission_below`.
     """
 
     name: Name
@@ -85,6 +86,7 @@ class InstrumentSpec(_Data):
     requires: tuple[Requires, ...] = ()
     risk_items: tuple[ItemRisk, ...] = ()
     risk_bands: frozenset[Name] = frozenset()
+    review_bands: frozenset[Name] = frozenset()  # below risk: the care team reviews, no hold
     reliable_change: int | None = Field(default=None, ge=1)
     remission_below: int | None = Field(default=None, ge=1)
     baseline: bool = False  # required before the consultation completes
@@ -117,6 +119,10 @@ class InstrumentSpec(_Data):
             raise ValueError(f"{self.name}: a risk rule no answer can meet")
         if not self.risk_bands <= self.band_names:
             raise ValueError(f"{self.name}: a risk band is not one of its bands")
+        if not self.review_bands <= self.band_names - self.risk_bands:
+            raise ValueError(
+                f"{self.name}: a review band must be one of its bands, not a risk band"
+            )
         if self.survey is not None:
             if len(self.survey.items) != self.items:
                 raise ValueError(f"{self.name}: the survey wording needs one text per item")

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from domain import Command, Event, JourneyState, Rejection, decide, evolve, fold
+from domain.rules import Rules
 from domain.vocabulary import Actor, Role
 
 COMMAND = TypeAdapter(Command)
@@ -21,12 +22,21 @@ OPS = Actor(id="ops-1", role=Role.OPS)
 SYSTEM = Actor(id="carepath", role=Role.SYSTEM)
 PHQ9_MODERATE = [2, 2, 1, 1, 1, 2, 1, 2, 0]  # 12, item 9 = 0
 GAD7_MODERATE = [2, 2, 2, 1, 1, 1, 2]  # 11
+VITALS_OK = {"systolic": 125, "diastolic": 82}
+CHECK_OK = {"vitals": VITALS_OK, "sedation": "mild", "dissociation": "none"}
+DOSE = {"dose_mg": "50", "route": "intramuscular", "lot": "KET-24-001"}
+DISCHARGE_OK = {"vitals": VITALS_OK, "ready_for_discharge": True, "transport_confirmed": True}
 _ids = count(1)
 
 
 def command(type_: str, actor: Actor = THERAPIST, **fields: Any) -> Command:
     data = {"type": type_, "decision_id": f"d-{next(_ids)}", "actor": actor, **fields}
     return COMMAND.validate_python(data)
+
+
+def decide_with(j: Journey, rules: Rules, type_: str, **fields: Any) -> list[Event] | Rejection:
+    """Decide under other rules (a journey's run on an earlier generation); changes nothing."""
+    return decide(j.state, command(type_, THERAPIST, **fields), j.now, rules)
 
 
 class Rejected(AssertionError):
@@ -117,13 +127,24 @@ class Journey:
         self.do("complete_preparation")
         return self
 
+    def monitored(self, session_id: str) -> None:
+        """The 40-minute check and the dose on record, 45 minutes after the dose."""
+        self.wait(minutes=45)
+        self.do("record_session_monitoring", session_id=session_id, **CHECK_OK)
+        self.do("record_dose", session_id=session_id, dose=DOSE)
+
+    def discharged(self, session_id: str, **fields: Any) -> None:
+        self.do("complete_dosing", session_id=session_id, **(DISCHARGE_OK | fields))
+
     def dose(self, session_id: str, *, integrate: bool = True, **start: Any) -> None:
         self.do("schedule_dosing", session_id=session_id, scheduled_at=self.now + timedelta(days=2))
         self.wait(days=2)
         fields = {"vitals": {"systolic": 120, "diastolic": 80}, "transport_confirmed": True}
         self.do("start_dosing", session_id=session_id, **(fields | start))
-        self.wait(minutes=125)
-        self.do("complete_dosing", session_id=session_id, vitals={"systolic": 125, "diastolic": 82})
+        self.monitored(session_id)
+        self.wait(minutes=80)
+        self.discharged(session_id)
+        self.do("sign_session_record", session_id=session_id)
         if integrate:
             self.wait(days=3)
             self.do("complete_integration")

@@ -207,11 +207,12 @@ def test_a_full_dose_is_counted_and_integration_follows() -> None:
     j.wait(days=2)
     j.do("start_dosing", session_id="s1", **start_fields())
     assert j.s.doses.used == 1 and j.s.sessions["s1"].status is SessionStatus.IN_PROGRESS
-    j.wait(minutes=60)
+    j.monitored("s1")
+    j.wait(minutes=15)
     rejection = j.reject("complete_dosing", session_id="s1", vitals=VITALS_OK)
     assert "120 minutes" in rejection.reason
     j.wait(minutes=60)
-    j.do("complete_dosing", session_id="s1", vitals=VITALS_OK)
+    j.discharged("s1")
     assert j.s.stage is Stage.INTEGRATION
     later = j.now + timedelta(days=3)
     owed = j.reject("schedule_dosing", session_id="s2", scheduled_at=later)
@@ -431,13 +432,9 @@ def test_a_severe_adverse_event_raises_a_safety_hold() -> None:
     j.do("schedule_dosing", session_id="s1", scheduled_at=j.now + timedelta(days=1))
     j.wait(days=1)
     j.do("start_dosing", session_id="s1", **start_fields())
+    j.monitored("s1")
     j.wait(hours=2)
-    j.do(
-        "complete_dosing",
-        session_id="s1",
-        vitals=VITALS_OK,
-        adverse_events=[{"code": "dissociation_distress", "severity": "severe"}],
-    )
+    j.discharged("s1", adverse_events=[{"code": "dissociation_distress", "severity": "severe"}])
     assert j.s.safety_hold is not None and j.s.safety_hold.source.value == "adverse_event"
 
 

@@ -12,9 +12,27 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from domain import Event, Rejection, RejectionCode, Status, decide, due, evolve, fold
-from domain.events import DosingSessionStarted, JourneyClosed
-from domain.vocabulary import Actor, Eligibility, Role
-from tests.domain.journey import OPS, PRESCRIBER, SYSTEM, THERAPIST, Journey, command
+from domain.events import (
+    AdverseEventReported,
+    DoseRecorded,
+    DosingSessionCompleted,
+    DosingSessionStarted,
+    JourneyClosed,
+    SafetyHoldRaised,
+    SessionRecordSigned,
+)
+from domain.vocabulary import Actor, AdverseEventSeverity, Eligibility, ObservedLevel, Role
+from tests.domain.journey import (
+    CHECK_OK,
+    DISCHARGE_OK,
+    DOSE,
+    OPS,
+    PRESCRIBER,
+    SYSTEM,
+    THERAPIST,
+    Journey,
+    command,
+)
 
 SESSIONS = st.sampled_from(["s1", "s2", "s3"])
 ACTORS = st.sampled_from(
@@ -186,10 +204,12 @@ class Pathway(RuleBasedStateMachine):
             transport_confirmed=True,
             chaperone_present=remote,
         )
+        self.j.wait(minutes=45)
+        self.step("record_session_monitoring", THERAPIST, session_id=sid, **CHECK_OK)
+        self.step("record_dose", THERAPIST, session_id=sid, dose=DOSE)
         self.j.wait(minutes=wait)
-        self.step(
-            "complete_dosing", THERAPIST, session_id=sid, vitals={"systolic": 120, "diastolic": 80}
-        )
+        self.step("complete_dosing", THERAPIST, session_id=sid, **DISCHARGE_OK)
+        self.step("sign_session_record", THERAPIST, session_id=sid)
         if integrate:
             self.j.wait(days=2)
             self.step("complete_integration", THERAPIST)
@@ -238,15 +258,89 @@ class Pathway(RuleBasedStateMachine):
             chaperone_present=chaperone,
         )
 
-    @rule(actor=ACTORS, session=SESSIONS, severe=st.booleans())
-    def complete_dosing(self, actor: Actor, session: str, severe: bool) -> None:
+    @rule(
+        actor=ACTORS,
+        session=SESSIONS,
+        severe=st.booleans(),
+        vitals=VITALS,
+        ready=st.booleans(),
+        transport=st.booleans(),
+    )
+    def complete_dosing(
+        self,
+        actor: Actor,
+        session: str,
+        severe: bool,
+        vitals: dict[str, int],
+        ready: bool,
+        transport: bool,
+    ) -> None:
         adverse = [{"code": "nausea", "severity": "severe" if severe else "mild"}]
         self.step(
             "complete_dosing",
             actor,
             session_id=session,
-            vitals={"systolic": 120, "diastolic": 80},
+            vitals=vitals,
             adverse_events=adverse,
+            ready_for_discharge=ready,
+            transport_confirmed=transport,
+        )
+
+    @rule(
+        actor=ACTORS,
+        session=SESSIONS,
+        vitals=VITALS,
+        sedation=st.sampled_from(list(ObservedLevel)),
+        dissociation=st.sampled_from(list(ObservedLevel)),
+    )
+    def record_session_monitoring(
+        self,
+        actor: Actor,
+        session: str,
+        vitals: dict[str, int],
+        sedation: ObservedLevel,
+        dissociation: ObservedLevel,
+    ) -> None:
+        self.step(
+            "record_session_monitoring",
+            actor,
+            session_id=session,
+            vitals=vitals,
+            sedation=sedation,
+            dissociation=dissociation,
+        )
+
+    @rule(actor=ACTORS, session=SESSIONS, mg=st.integers(1, 120), wasted=st.integers(0, 20))
+    def record_dose(self, actor: Actor, session: str, mg: int, wasted: int) -> None:
+        dose = {**DOSE, "dose_mg": str(mg), "wasted_mg": str(wasted)}
+        self.step("record_dose", actor, session_id=session, dose=dose)
+
+    @rule(actor=ACTORS, session=SESSIONS, mg=st.integers(1, 120))
+    def sign_or_amend_the_record(self, actor: Actor, session: str, mg: int) -> None:
+        self.step("sign_session_record", actor, session_id=session)
+        dose = {**DOSE, "dose_mg": str(mg)}
+        self.step("amend_session_record", actor, session_id=session, reason="typo", dose=dose)
+
+    @rule(actor=ACTORS, session=SESSIONS)
+    def grant_discharge_exception(self, actor: Actor, session: str) -> None:
+        self.step("grant_discharge_exception", actor, session_id=session, reason="stable_trend")
+
+    @rule(
+        actor=ACTORS,
+        session=SESSIONS,
+        severity=st.sampled_from(list(AdverseEventSeverity)),
+        hospitalised=st.booleans(),
+    )
+    def report_adverse_event(
+        self, actor: Actor, session: str, severity: AdverseEventSeverity, hospitalised: bool
+    ) -> None:
+        self.step(
+            "report_adverse_event",
+            actor,
+            session_id=session,
+            code="headache",
+            severity=severity,
+            seriousness=["hospitalisation"] if hospitalised else [],
         )
 
     @rule(actor=ACTORS, session=SESSIONS)
@@ -288,6 +382,41 @@ class Pathway(RuleBasedStateMachine):
             assert self.j.events[-1] is closes[0] or self.j.state is not None
             assert self.j.state is not None and self.j.state.status is Status.CLOSED
             assert due(self.j.state) == []
+
+    @invariant()
+    def a_discharge_had_its_safety_checks(self) -> None:
+        s = self.j.state
+        if s is None:
+            return
+        p = s.protocol
+        for event in self.j.events:
+            if isinstance(event, DosingSessionCompleted):
+                session = s.sessions[event.session_id]
+                assert session.dose is not None
+                assert session.during_reading_after(p.vitals_interval_minutes) is not None
+                within = (
+                    event.vitals.systolic <= p.discharge_systolic_limit
+                    and event.vitals.diastolic <= p.discharge_diastolic_limit
+                )
+                assert within or session.discharge_exception is not None
+
+    @invariant()
+    def a_signed_record_changes_only_by_amendment(self) -> None:
+        signed: set[str] = set()
+        for event in self.j.events:
+            if isinstance(event, SessionRecordSigned):
+                signed.add(event.session_id)
+            if isinstance(event, DoseRecorded):
+                assert event.session_id not in signed
+
+    @invariant()
+    def a_serious_adverse_event_holds_the_journey(self) -> None:
+        for i, event in enumerate(self.j.events):
+            if isinstance(event, AdverseEventReported) and event.serious:
+                before = fold(self.j.events[:i])
+                held_before = before is not None and before.safety_hold is not None
+                after = self.j.events[i + 1] if i + 1 < len(self.j.events) else None
+                assert held_before or isinstance(after, SafetyHoldRaised)
 
     @invariant()
     def at_most_one_session_in_progress(self) -> None:
