@@ -46,7 +46,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.commands import RecordDueReached, RecordEndedOutside, RecordReferralRejected
     from domain.events import ReferralSent
-    from domain.notifications import Notice, not_recorded_notice, notices
+    from domain.notifications import (
+        Notice,
+        Recipient,
+        not_recorded_notice,
+        notices,
+        undelivered_notice,
+    )
+    from domain.rules import BEFORE_SESSION_SAFETY, CURRENT, Rules
     from domain.view import JourneyView, journey_view
     from domain.vocabulary import EndedHow
     from workflows.details import current_details, not_recorded_details
@@ -63,6 +70,10 @@ with workflow.unsafe.imports_passed_through():
 ENGINE = Actor(id="carepath", role=Role.SYSTEM)
 RECENT_DECISIONS_KEPT = 500
 NOT_RECORDED_ALERT = "not_recorded"
+# A run keeps the rules it began with: one begun before issue 12's session-safety rules (no
+# marker in its history) replays and goes on under them until it continues as new.
+SESSION_SAFETY_PATCH = "session-safety"
+CLINICIANS = (Recipient.THERAPIST, Recipient.PRESCRIBER)
 
 
 def _due_decision_id(item: DueItem) -> str:
@@ -99,6 +110,10 @@ class JourneyWorkflow:
         self._start_rejected: ApplicationError | None = None
         self._published = ""
         self._resyncing = False
+        # Until the run adopts its rules (`_adopt_rules`): only a new journey's start is
+        # decided, and it is the same under every generation of the rules.
+        self._rules: Rules = CURRENT
+        self._rules_adopted = False
         if self._state is None:  # decided here, so updates that race the run see a journey
             try:
                 self._apply(input.start)
@@ -107,9 +122,16 @@ class JourneyWorkflow:
 
     # --- deciding -------------------------------------------------------------------
 
+    def _adopt_rules(self) -> None:
+        """Which rules this run decides by (`workflow.patched`: deterministic on replay)."""
+        if not self._rules_adopted:
+            patched = workflow.patched(SESSION_SAFETY_PATCH)
+            self._rules = CURRENT if patched else BEFORE_SESSION_SAFETY
+            self._rules_adopted = True
+
     def _apply(self, command: Command) -> list[EventEnvelope]:
         """Decide, fold and queue the events; raise the rejection as a failure."""
-        result = decide(self._state, command, workflow.now())
+        result = decide(self._state, command, workflow.now(), self._rules)
         if isinstance(result, Rejection):
             raise rejection_error(result)
         envelopes: list[EventEnvelope] = []
@@ -129,7 +151,8 @@ class JourneyWorkflow:
         self._publish()
         self._decisions_this_run += 1
         if state is not None:
-            for notice in notices(state, [(e.event_id, e.event) for e in envelopes]):
+            caused = [(e.event_id, e.event) for e in envelopes]
+            for notice in notices(state, caused, self._rules):
                 self._held.append((state.version, notice))
             for envelope in envelopes:
                 if isinstance(envelope.event, ReferralSent):
@@ -153,6 +176,7 @@ class JourneyWorkflow:
             raise rejection_error(REUSED)
 
     async def _decide_and_store(self, command: Command) -> DecisionOutcome:
+        self._adopt_rules()
         decision_id = command.decision_id
         fingerprint = decision_fingerprint(command)
         self._check_repeat(command, fingerprint)
@@ -199,7 +223,7 @@ class JourneyWorkflow:
         if command.decision_id in self._recent or command.decision_id in self._in_flight:
             self._check_repeat(command, decision_fingerprint(command))
             return
-        result = decide(self._state, command, workflow.now())
+        result = decide(self._state, command, workflow.now(), self._rules)
         if isinstance(result, Rejection):
             raise rejection_error(result)
 
@@ -218,8 +242,8 @@ class JourneyWorkflow:
         """Keep the UI's search attributes and current details in step with the state."""
         if self._state is None:
             return
-        view = journey_view(self._state, workflow.now())
-        updates = values_for(self._state, view.overdue)
+        view = journey_view(self._state, workflow.now(), self._rules)
+        updates = values_for(self._state, view.overdue, self._rules)
         if self._alert is not None:
             updates.append(ALERT.value_set(self._alert))
         elif self._alert_published is not None:  # never unset what was never set (replay)
@@ -238,7 +262,7 @@ class JourneyWorkflow:
 
     def _view(self) -> JourneyView:
         assert self._state is not None
-        return journey_view(self._state, workflow.now())
+        return journey_view(self._state, workflow.now(), self._rules)
 
     @workflow.query(name="view")
     def view(self) -> JourneyView:
@@ -255,7 +279,7 @@ class JourneyWorkflow:
 
     @workflow.query(name="due")
     def due_items(self) -> list[DueItem]:
-        return due(self._state)
+        return due(self._state, self._rules)
 
     # --- the loops ------------------------------------------------------------------
 
@@ -378,6 +402,9 @@ class JourneyWorkflow:
         except ActivityError as error:
             failure = {"template": notice.template.value, "error": type(error.cause).__name__}
             workflow.logger.warning("notice not sent", extra=failure)
+            if self._rules.session_safety and notice.recipient in CLINICIANS:
+                # No channel reached the clinician (it is still in their alert list): ops next.
+                self._effects.append(undelivered_notice(self._state, notice))
 
     async def _refer(self, referral: ReferralRequest) -> None:
         try:
@@ -440,6 +467,7 @@ class JourneyWorkflow:
     async def run(self, input: JourneyInput) -> JourneyView:
         if self._start_rejected is not None:
             raise self._start_rejected
+        self._adopt_rules()
         tasks = [
             asyncio.create_task(self._flush_outbox()),
             asyncio.create_task(self._perform_effects()),
@@ -458,7 +486,7 @@ class JourneyWorkflow:
                         )
                     )
                 self._publish()
-                item = next_due(self._state)
+                item = next_due(self._state, self._rules)
                 if item is not None and _due_decision_id(item) in self._given_up:
                     item = None  # its events were refused: wait for the next change instead
                 version = self._state.version

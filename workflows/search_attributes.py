@@ -9,6 +9,7 @@ from __future__ import annotations
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from domain import JourneyState, next_due
+from domain.rules import CURRENT, Rules
 
 STAGE = SearchAttributeKey.for_keyword("CarepathStage")
 STATUS = SearchAttributeKey.for_keyword("CarepathStatus")
@@ -45,11 +46,13 @@ def cli_type(key: SearchAttributeKey) -> str:  # type: ignore[type-arg]
     return CLI_TYPES[key.indexed_value_type.name]
 
 
-def values_for(state: JourneyState, overdue: bool) -> list[SearchAttributeUpdate]:  # type: ignore[type-arg]
+def values_for(
+    state: JourneyState, overdue: bool, rules: Rules = CURRENT
+) -> list[SearchAttributeUpdate]:  # type: ignore[type-arg]
     """The attribute values that describe `state` (unset: no next due item).
 
     `ALERT` is not among them: the workflow sets it only while there is an alert."""
-    item = next_due(state)
+    item = next_due(state, rules)
     updates: list[SearchAttributeUpdate] = [  # type: ignore[type-arg]
         STAGE.value_set(state.stage.value),
         STATUS.value_set(state.status.value),

@@ -16,6 +16,7 @@ import typing
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -78,6 +79,17 @@ def stages() -> dict[str, Stage]:
         j.do("complete_consultation", treatment_goals=["sleep"], contraindications=["pregnancy"])
         return j
 
+    def monitored(j: Journey) -> Journey:
+        j.monitored("s1")
+        j.wait(minutes=80)
+        return j
+
+    def discharged(j: Journey, *, sign: bool = False) -> Journey:
+        j.discharged("s1")
+        if sign:
+            j.do("sign_session_record", session_id="s1")
+        return j
+
     def dosed(j: Journey) -> Journey:
         j.dose("s1", integrate=False)
         return j
@@ -98,6 +110,11 @@ def stages() -> dict[str, Stage]:
         "prepared": Journey().prepared(),
         "scheduled": remote_session(Journey().prepared()),
         "dosing": in_progress(remote_session(Journey().prepared())),
+        "monitored": monitored(in_progress(remote_session(Journey().prepared()))),
+        "discharged": discharged(monitored(in_progress(remote_session(Journey().prepared())))),
+        "signed": discharged(
+            monitored(in_progress(remote_session(Journey().prepared()))), sign=True
+        ),
         "dosed": dosed(Journey().prepared()),
         "on_hold": do(Journey().started(), "raise_safety_hold"),
         "paused": do(Journey().eligible(), "pause"),
@@ -107,7 +124,8 @@ def stages() -> dict[str, Stage]:
 
 OPEN = [
     "started", "screened", "needs_clearance", "eligible", "referral_sent", "referred",
-    "approved", "prepared", "scheduled", "dosing", "dosed", "on_hold", "paused",
+    "approved", "prepared", "scheduled", "dosing", "monitored", "discharged", "signed", "dosed",
+    "on_hold", "paused",
 ]  # fmt: skip
 # Where each command can be accepted.
 WHERE: dict[str, list[str]] = {
@@ -125,8 +143,14 @@ WHERE: dict[str, list[str]] = {
     "complete_preparation": ["approved"],
     "schedule_dosing": ["prepared"],
     "start_dosing": ["scheduled"],
-    "record_chaperone_check_in": ["dosing"],
-    "complete_dosing": ["dosing"],
+    "record_chaperone_check_in": ["dosing", "monitored"],
+    "record_session_monitoring": ["dosing", "monitored"],
+    "record_dose": ["dosing", "monitored", "discharged"],
+    "grant_discharge_exception": ["dosing", "monitored"],
+    "complete_dosing": ["monitored"],
+    "sign_session_record": ["discharged"],
+    "amend_session_record": ["signed"],
+    "report_adverse_event": ["dosing", "discharged", "signed"],
     "cancel_session": ["scheduled"],
     "complete_integration": ["dosed"],
     "record_prescriber_follow_up": ["dosed"],
@@ -205,6 +229,12 @@ def _int(metadata: list[Any]) -> st.SearchStrategy[int]:
     return mostly(st.integers(low, high), st.integers())
 
 
+def _decimal(metadata: list[Any]) -> st.SearchStrategy[Decimal]:
+    low: Any = next((m.ge for m in metadata if isinstance(m, Ge)), -10)
+    high: Any = next((m.le for m in metadata if isinstance(m, Le)), 1000)
+    return st.decimals(low, high, places=2)
+
+
 def _datetime(base: datetime) -> st.SearchStrategy[datetime]:
     zones = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
     offsets = st.one_of(
@@ -239,6 +269,8 @@ def value(annotation: Any, metadata: list[Any], base: datetime) -> st.SearchStra
             return st.booleans()
         if annotation is int:
             return _int(metadata)
+        if annotation is Decimal:
+            return mostly(_decimal(metadata), st.decimals())
         if annotation is str:
             return _text(metadata)
         if annotation in (datetime, AwareDatetime):

@@ -26,6 +26,9 @@ PRESCRIBER = Actor(id="rx-1", role=Role.PRESCRIBER)
 OPS = Actor(id="ops-1", role=Role.OPS)
 SYSTEM = Actor(id="partner", role=Role.SYSTEM)
 VITALS = {"systolic": 122, "diastolic": 80}
+CHECK = {"vitals": VITALS, "sedation": "mild", "dissociation": "none"}
+DOSE = {"dose_mg": "50", "route": "intramuscular", "lot": "KET-24-001"}
+DISCHARGE = {"vitals": VITALS, "ready_for_discharge": True, "transport_confirmed": True}
 
 
 class Rejected(AssertionError):
@@ -94,6 +97,16 @@ class Journey:
         expires = await self.now() + timedelta(days=120)
         await self.decide("approve_medication", PRESCRIBER, expires_at=expires)
         await self.decide("complete_preparation")
+
+    async def monitor_and_discharge(self, session_id: str, *, sign: bool = True) -> None:
+        """From a dose just started: the 40-minute check, the dose on record, the discharge."""
+        await self.wait(minutes=45)
+        await self.decide("record_session_monitoring", session_id=session_id, **CHECK)
+        await self.decide("record_dose", session_id=session_id, dose=DOSE)
+        await self.wait(minutes=80)
+        await self.decide("complete_dosing", session_id=session_id, **DISCHARGE)
+        if sign:
+            await self.decide("sign_session_record", session_id=session_id)
 
 
 @dataclass

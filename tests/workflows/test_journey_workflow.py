@@ -108,8 +108,8 @@ async def test_a_full_dose_with_its_monitoring_timer(
         "start_dosing", session_id="s1", vitals=VITALS, transport_confirmed=True
     )
     assert started.view.doses.used == 1
-    await j.wait(minutes=121)
-    done = await j.decide("complete_dosing", session_id="s1", vitals=VITALS)
+    await j.monitor_and_discharge("s1", sign=False)
+    done = await j.decide("sign_session_record", session_id="s1")
     assert done.view.stage is Stage.INTEGRATION
     kinds = [
         e.kind.value

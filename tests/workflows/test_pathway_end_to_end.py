@@ -45,8 +45,7 @@ async def dose(j: Journey, session: str, *, integrate: bool = True, **start: Any
     await j.wait(days=2)
     fields: dict[str, Any] = {"vitals": VITALS, "transport_confirmed": True} | start
     await j.decide("start_dosing", session_id=session, **fields)
-    await j.wait(minutes=125)
-    await j.decide("complete_dosing", session_id=session, vitals=VITALS)
+    await j.monitor_and_discharge(session)
     if integrate:
         await j.wait(days=2)
         await j.decide("complete_integration", note_ref=f"note-{session}")

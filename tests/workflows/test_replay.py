@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 from tests.replay import RECORDING, replay, saved
-from tests.workflows.driver import OPS, PRESCRIBER, SYSTEM, VITALS, Journey, JourneyDriver
+from tests.workflows.driver import (
+    CHECK,
+    DISCHARGE,
+    DOSE,
+    OPS,
+    PRESCRIBER,
+    SYSTEM,
+    VITALS,
+    Journey,
+    JourneyDriver,
+)
 from workflows.journey import JourneyWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -30,43 +40,13 @@ async def _save(j: Journey, name: str) -> None:
     (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
-@pytest.mark.skipif(not RECORDING, reason="set CAREPATH_RECORD_HISTORIES=1 to record")
-async def test_record_histories(journeys: JourneyDriver) -> None:
-    # A course with a remote session, a held dose, a check-in signal and the follow-up.
-    j = await journeys.start(client_id="replay-course")
-    await j.to_preparation_done()
-    await j.decide(
-        "schedule_dosing",
-        session_id="r1",
-        scheduled_at=await j.now() + timedelta(2),
-        mode="remote",
-        chaperone_id="ch-1",
-    )
-    await j.wait(days=2)
-    await j.decide(
-        "start_dosing",
-        session_id="r1",
-        vitals={"systolic": 150, "diastolic": 90},
-        transport_confirmed=True,
-        chaperone_present=True,
-    )
-    await j.wait(minutes=20)
-    await j.decide(
-        "start_dosing",
-        session_id="r1",
-        vitals=VITALS,
-        transport_confirmed=True,
-        chaperone_present=True,
-    )
-    await j.signal("record_chaperone_check_in", SYSTEM, session_id="r1")
-    await j.wait(minutes=130)
-    await j.decide("complete_dosing", session_id="r1", vitals=VITALS)
-    await j.wait(days=3)
-    await j.decide("complete_integration")
-    await j.wait(days=30)
-    await j.decide("record_prescriber_follow_up", PRESCRIBER, outcome="discontinue")
-    await j.handle.result()
-    await _save(j, "course-remote-session-discontinued")
+async def _course_before_session_safety(journeys: JourneyDriver) -> Journey:
+    # A course with a remote session, a held dose, a check-in signal and the follow-up,
+    # recorded before issue 12 (a discharge with no monitoring record): cannot be recorded again.
+    raise NotImplementedError("recorded before the session-safety rules; kept as it was")
+
+
+async def _withdrawn_after_safety_hold(journeys: JourneyDriver) -> Journey:
     # Withdrawn after a safety hold raised by an instrument and cleared.
     j = await journeys.start(client_id="replay-withdrawn")
     await j.to_eligible()
@@ -76,12 +56,72 @@ async def test_record_histories(journeys: JourneyDriver) -> None:
     await j.wait(days=16)
     await j.decide("withdraw", OPS)
     await j.handle.result()
-    await _save(j, "withdrawn-after-safety-hold")
-    # Paused mid-journey and continued as new.
+    return j
+
+
+async def _paused_resumed_continued_as_new(journeys: JourneyDriver) -> Journey:
     j = await journeys.start(client_id="replay-continued", decisions_per_run=3)
     for n in range(3):
         await j.decide("pause", decision_id=f"p{n}")
         await j.decide("resume", decision_id=f"r{n}")
     await j.decide("discharge")
     await j.handle.result()
-    await _save(j, "paused-resumed-continued-as-new")
+    return j
+
+
+async def _session_safety_course(journeys: JourneyDriver) -> Journey:
+    # Under issue 12's rules: a held dose, a missed check-in, the monitoring record, a discharge
+    # exception, an adverse event after discharge, the record signed late and amended.
+    j = await journeys.start(client_id="replay-session-safety")
+    await j.to_preparation_done()
+    await j.decide(
+        "schedule_dosing",
+        session_id="r1",
+        scheduled_at=await j.now() + timedelta(2),
+        mode="remote",
+        chaperone_id="ch-1",
+    )
+    await j.wait(days=2)
+    high = {"systolic": 150, "diastolic": 90}
+    start = {"session_id": "r1", "transport_confirmed": True, "chaperone_present": True}
+    await j.decide("start_dosing", vitals=high, **start)
+    await j.wait(minutes=20)
+    await j.decide("start_dosing", vitals=VITALS, **start)
+    await j.wait(minutes=20)  # the 15-minute check-in is missed
+    await j.signal("record_chaperone_check_in", SYSTEM, session_id="r1")
+    await j.wait(minutes=25)
+    await j.decide("record_session_monitoring", session_id="r1", **CHECK)
+    await j.decide("record_dose", session_id="r1", dose=DOSE)
+    await j.wait(minutes=80)
+    await j.decide("grant_discharge_exception", PRESCRIBER, session_id="r1", reason="stable")
+    discharge = DISCHARGE | {"vitals": {"systolic": 150, "diastolic": 92}}
+    await j.decide("complete_dosing", session_id="r1", **discharge)
+    await j.wait(days=2)
+    await j.decide("report_adverse_event", session_id="r1", code="nausea", severity="mild")
+    await j.decide("complete_integration")
+    await j.wait(days=8)  # the record is overdue
+    await j.decide("sign_session_record", session_id="r1")
+    await j.decide("amend_session_record", session_id="r1", reason="lot_typo", dose=DOSE)
+    await j.decide("record_prescriber_follow_up", PRESCRIBER, outcome="discontinue")
+    await j.handle.result()
+    return j
+
+
+RECORDERS = {
+    "course-remote-session-discontinued": _course_before_session_safety,
+    "withdrawn-after-safety-hold": _withdrawn_after_safety_hold,
+    "paused-resumed-continued-as-new": _paused_resumed_continued_as_new,
+    "course-session-safety": _session_safety_course,
+}
+
+
+def test_every_saved_history_has_its_recorder() -> None:
+    assert {p.stem for p in saved(HISTORIES)} == set(RECORDERS)
+
+
+@pytest.mark.skipif(not RECORDING, reason="set CAREPATH_RECORD_HISTORIES=1 to record")
+async def test_record_histories(journeys: JourneyDriver) -> None:
+    # Only missing histories: a saved one stands for journeys running on the code of its day.
+    for name, record in RECORDERS.items():
+        if not (HISTORIES / f"{name}.json").exists():
+            await _save(await record(journeys), name)
