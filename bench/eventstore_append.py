@@ -157,10 +157,18 @@ def journey(n: int, rng: random.Random, client_prefix: str = "cl") -> tuple[str,
             wait(minutes=20)
         do("start_dosing", session_id=session, **start)
         if remote:
-            wait(minutes=30)
+            wait(minutes=10)
             do("record_chaperone_check_in", SYSTEM, session_id=session)
-        wait(minutes=125)
-        do("complete_dosing", session_id=session, vitals={"systolic": 125, "diastolic": 82})
+        wait(minutes=35 if remote else 45)
+        vitals = {"systolic": 125, "diastolic": 82}
+        check = {"vitals": vitals, "sedation": "mild", "dissociation": "none"}
+        do("record_session_monitoring", session_id=session, **check)
+        dose_given = {"dose_mg": "50", "route": "intramuscular", "lot": f"KET-{n % 5}"}
+        do("record_dose", session_id=session, dose=dose_given)
+        wait(minutes=80)
+        discharge = {"ready_for_discharge": True, "transport_confirmed": True}
+        do("complete_dosing", session_id=session, vitals=vitals, **discharge)
+        do("sign_session_record", session_id=session)
         wait(days=3)
         do("complete_integration")
         if j.s.closed_reason is None:  # the last integration completes the course
