@@ -33,14 +33,18 @@ from domain.commands import (
     CompletePreparation,
     DeclineMedication,
     Discharge,
+    DoseGiven,
     Pause,
     RaiseSafetyHold,
     RecordChaperoneCheckIn,
     RecordConsent,
+    RecordDose,
     RecordMedicalClearance,
     RecordPrescriberFollowUp,
     RecordScreening,
+    RecordSessionMonitoring,
     ReferToPrescriber,
+    ReportAdverseEvent,
     Resume,
     ScheduleDosing,
     SchedulePrescriberIntake,
@@ -50,10 +54,13 @@ from domain.commands import (
 )
 from domain.state import DosingSession
 from domain.vocabulary import (
+    AdverseEventSeverity,
     Contraindication,
+    DoseRoute,
     Eligibility,
     FollowUpOutcome,
     Instrument,
+    ObservedLevel,
     SessionMode,
 )
 
@@ -338,6 +345,34 @@ def _in_session(s: JourneyState, p: Plan, session: DosingSession) -> Step | None
                 decision_id=p.next_id(), actor=CHAPERONE_APP, session_id=session.session_id
             ),
             "signal",
+        )
+    sid = session.session_id
+    if session.dose is None and rng.random() < 0.5:  # the ledger's read model
+        mg = rng.choice(["25", "50", "75.5"])
+        dose = DoseGiven(dose_mg=mg, route=DoseRoute.INTRAMUSCULAR, lot=f"KET-{rng.randrange(4)}")
+        return Step(
+            RecordDose(decision_id=p.next_id(), actor=p.cast.therapist, session_id=sid, dose=dose)
+        )
+    if rng.random() < 0.3:
+        return Step(
+            RecordSessionMonitoring(
+                decision_id=p.next_id(),
+                actor=p.cast.therapist,
+                session_id=sid,
+                vitals=NORMAL_VITALS,
+                sedation=rng.choice(list(ObservedLevel)),
+                dissociation=ObservedLevel.NONE,
+            )
+        )
+    if rng.random() < 0.1:  # the adverse-event report's read model; severe ones hold
+        return Step(
+            ReportAdverseEvent(
+                decision_id=p.next_id(),
+                actor=p.cast.therapist,
+                session_id=sid,
+                code="nausea",
+                severity=rng.choice(list(AdverseEventSeverity)),
+            )
         )
     if not p.misfired_early_completion and rng.random() < 0.4:
         p.misfired_early_completion = True  # refused: monitoring lasts at least 30 minutes
