@@ -1,4 +1,4 @@
-"""Read models built from the event log: caseload, audit, outcomes.
+"""Read models built from the event log: caseload, audit, outcomes, safety.
 
 Each projection's rows and its checkpoint change in one transaction, so a crash never
 double-applies or skips; one runner reads the log once per batch for several projections; a
@@ -16,11 +16,12 @@ from projections.caseload import CaseloadProjection
 from projections.log import LogEvent
 from projections.outcomes import OutcomesProjection
 from projections.runner import Projection, ProjectionRunner
+from projections.safety import SafetyProjection
 
 
 def all_projections() -> list[Projection]:
     """Every read model, in the order the runner applies a batch to them."""
-    return [CaseloadProjection(), AuditProjection(), OutcomesProjection()]
+    return [CaseloadProjection(), AuditProjection(), OutcomesProjection(), SafetyProjection()]
 
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "OutcomesProjection",
     "Projection",
     "ProjectionRunner",
+    "SafetyProjection",
     "all_projections",
 ]
