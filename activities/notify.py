@@ -1,5 +1,13 @@
 """Sending notices. Every message has an idempotency key recorded in PostgreSQL before it is
-sent, so a retried activity never sends a message twice that was recorded as sent."""
+sent, so a retried activity never sends a message twice that was recorded as sent.
+
+Every notice to a clinician (therapist, prescriber, ops) is first kept in the clinician's alert
+list (`records/alerts.py`), before any channel is tried, and its delivery is marked after. When
+no channel reached anyone for it (no channel configured, no address, every address refused) the
+activity fails with the non-retryable `Undelivered`, so that the Temporal history shows the step
+failed and the workflow can escalate it to ops (`Template.ALERT_UNDELIVERED`, which is recorded
+too but never raises `Undelivered` itself). A client's notice without contact details is skipped,
+as before."""
 
 from __future__ import annotations
 
@@ -15,10 +23,11 @@ from activities.channels import Channel, ChannelError, RejectedMessage, channel_
 from activities.messages import NotificationOutcome, NotificationRequest
 from activities.templates import render
 from domain.ids import clinic_of_workflow
-from domain.notifications import Notice, Recipient
+from domain.notifications import Notice, Recipient, Template
 from privacy.fields import SealedFieldError, UnknownFieldKeyError
 from privacy.keys import KeyRing
 from privacy.links import TOKEN_PATTERN, survey_token
+from records import alerts
 from records.clients import get_client
 
 CLAIM = """
@@ -31,11 +40,40 @@ FINISH = (
     "UPDATE notifications SET status = $2, channel = $3, finished_at = now() "
     "WHERE idempotency_key = $1"
 )
-CLINICIAN = "SELECT clinician_id, email, phone FROM clinicians WHERE clinician_id = $1"
+CLINICIAN = "SELECT clinician_id, email, phone, clinic_id FROM clinicians WHERE clinician_id = $1"
 OPS = (
     "SELECT clinician_id, email, phone FROM clinicians WHERE role = 'ops' AND clinic_id = $1 "
     "ORDER BY clinician_id"
 )
+_ALERT_ROLES: dict[Recipient, alerts.RecipientRole] = {
+    Recipient.THERAPIST: "therapist",
+    Recipient.PRESCRIBER: "prescriber",
+    Recipient.OPS: "ops",
+}
+UNDELIVERED = "Undelivered"  # the error type of a clinician's notice no channel delivered
+
+
+def is_alert(notice: Notice) -> bool:
+    """Whether a notice is kept in the alert list: every notice to a clinician."""
+    return notice.recipient is not Recipient.CLIENT
+
+
+def escalates(notice: Notice) -> bool:
+    """Whether a notice that no channel delivered fails as `Undelivered`: every clinician's
+    notice but ops' `alert_undelivered`, which is the escalation itself."""
+    if not is_alert(notice):
+        return False
+    return not (notice.recipient is Recipient.OPS and notice.template is Template.ALERT_UNDELIVERED)
+
+
+def undelivered(notice: Notice) -> ApplicationError:
+    """The failure the history shows: the template and the recipient's role, no PHI."""
+    return ApplicationError(
+        f"no channel delivered {notice.template.value} to the {notice.recipient.value}: "
+        "it is in their alert list in Carepath",
+        type=UNDELIVERED,
+        non_retryable=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -139,15 +177,64 @@ class NotifyActivities:
         rows = await self._pool.fetch(query, notice.recipient_id)
         return [Contact(row["clinician_id"], None, row["email"], row["phone"]) for row in rows]
 
+    async def _alert_of(self, request: NotificationRequest) -> alerts.NewAlert | None:
+        """The alert a clinician's notice is kept as. Its clinic is the journey's (from its
+        workflow id); for a workflow id that names none, the ops notice's clinic or the
+        clinician's. None when no clinic is known (an unknown clinician of no journey)."""
+        notice = request.notice
+        clinic = clinic_of_workflow(request.journey_id)
+        if clinic is None and notice.recipient is Recipient.OPS:
+            clinic = notice.recipient_id
+        if clinic is None:
+            row = await self._pool.fetchrow(CLINICIAN, notice.recipient_id)
+            clinic = row["clinic_id"] if row is not None else None
+        if clinic is None:
+            return None
+        return alerts.NewAlert(
+            key=notice.key,
+            clinic_id=clinic,
+            journey_id=request.journey_id,
+            client_id=request.client_id,
+            recipient_role=_ALERT_ROLES[notice.recipient],
+            recipient_id=notice.recipient_id,
+            template=notice.template.value,
+            urgent=notice.urgent,
+        )
+
+    async def _record(self, request: NotificationRequest) -> bool:
+        alert = await self._alert_of(request)
+        if alert is None:
+            activity.logger.error(
+                "an alert names no clinic: not in any alert list",
+                extra={"template": request.notice.template.value},
+            )
+            return False
+        await alerts.record_alert(self._pool, alert)
+        return True
+
+    @activity.defn(name="record_alert")
+    async def record_alert(self, request: NotificationRequest) -> bool:
+        """Keep a clinician's notice in their alert list now, without sending it (the survey's
+        answer waits for this before telling the client the care team knows). Idempotent on
+        the notice's key; `send_notification` with the same notice sends it and marks how it
+        went. False for a client's notice, or an alert that names no clinic."""
+        if not is_alert(request.notice):
+            return False
+        return await self._record(request)
+
     @activity.defn(name="send_notification")
     async def send_notification(self, request: NotificationRequest) -> NotificationOutcome:
         notice = request.notice
         key = notice.key
+        alert = is_alert(notice)
+        # In the alert list before any channel is tried: no alert depends on email or SMS.
+        if alert:
+            await self._record(request)
         status = await self._pool.fetchval(
             CLAIM, key, request.journey_id, notice.template.value, notice.recipient.value
         )
         if status in ("sent", "skipped"):
-            return NotificationOutcome(sent=False)
+            return await self._finished_before(request, status)
         contacts = await self._contacts(request)
         # Several contacts (ops): a retry after an outage re-sends to those already reached, with
         # the same per-person key so that receivers can drop the duplicate (at-least-once).
@@ -181,10 +268,17 @@ class NotifyActivities:
                 rejection = (channel.name, str(error))
                 continue
             except ChannelError as error:
+                # Retried; meanwhile the alert list says whether anyone has it yet.
+                if alert:
+                    await self._mark(key, channel_name)
                 raise ApplicationError(str(error), type="ChannelUnavailable") from None
             channel_name = channel.name
         if channel_name is None and rejection is not None:
             await self._pool.execute(FINISH, key, "rejected", rejection[0])
+            if alert:
+                await self._mark(key, None)
+            if escalates(notice):
+                raise undelivered(notice)
             raise ApplicationError(rejection[1], type="InvalidMessage", non_retryable=True)
         if rejection is not None:
             activity.logger.warning(
@@ -192,7 +286,29 @@ class NotifyActivities:
             )
         final = "sent" if channel_name else "skipped"  # skipped: no contact or no channel
         await self._pool.execute(FINISH, key, final, channel_name)
-        activity.logger.info(
-            "notice %s", final, extra={"template": notice.template.value, "channel": channel_name}
-        )
+        if alert:
+            await self._mark(key, channel_name)
+        log = activity.logger.warning if alert and channel_name is None else activity.logger.info
+        log("notice %s", final, extra={"template": notice.template.value, "channel": channel_name})
+        if channel_name is None and escalates(notice):
+            raise undelivered(notice)
         return NotificationOutcome(sent=channel_name is not None, channel=channel_name)
+
+    async def _finished_before(
+        self, request: NotificationRequest, status: str
+    ) -> NotificationOutcome:
+        """A notice whose key was finished before (a retry whose first result was lost): nothing
+        is sent again; a clinician's that no channel delivered fails again as it did."""
+        notice = request.notice
+        if is_alert(notice):
+            reached = status == "sent"
+            await self._mark(notice.key, None, reached=reached)
+            if not reached and escalates(notice):
+                raise undelivered(notice)
+        return NotificationOutcome(sent=False)
+
+    async def _mark(self, key: str, channel: str | None, *, reached: bool | None = None) -> None:
+        """The alert's delivery: delivered when a channel reached someone, else undelivered."""
+        delivered = channel is not None if reached is None else reached
+        delivery: alerts.Delivery = "delivered" if delivered else "undelivered"
+        await alerts.mark_delivery(self._pool, key, delivery, channel)

@@ -72,6 +72,7 @@ def build_worker(
             store.append_events,
             store.read_events,
             notify.send_notification,
+            notify.record_alert,
             referral.send_referral,
             followups.find_due_follow_ups,
             followups.start_check_ins,

@@ -31,12 +31,13 @@ REFERRAL_RETRY = RetryPolicy(
     non_retryable_error_types=["ReferralRejected"],
 )
 
-# Messages: a client without contact details or a refused message is not retried.
+# Messages: a refused message is not retried, nor a clinician's notice that no channel could
+# deliver (`Undelivered`: it is in their alert list; the workflow escalates it to ops).
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["NoContactDetails", "InvalidMessage"],
+    non_retryable_error_types=["Undelivered", "InvalidMessage"],
 )
 
 # Follow-up automation.
