@@ -3,7 +3,8 @@
 Plain HTML, no script, no account: the questions still to answer, in the words of each
 instrument's spec (`domain/instruments/`, as their authors publish them), sent back as a form to
 the same address. What comes back is a thank you, never a score; if an answer asks for a safety
-review, crisis resources, and the therapist has already been alerted. The JSON routes
+review, crisis resources, and that the therapist has been told only when the alert is recorded
+for the care team (`alert_recorded`), else a request to call the clinic. The JSON routes
 (`/surveys/{link}`) do the work; the page is `api/templates/survey.html`.
 """
 
@@ -77,7 +78,8 @@ def _title(api: Api) -> str:
 
 def _shown(api: Api, status: SurveyStatus, incomplete: bool = False) -> HTMLResponse:
     """The page for a check-in as it stands; crisis resources first whenever an answer asked
-    for a safety review, on every visit."""
+    for a safety review, on every visit, saying the therapist was told only once the alert is
+    recorded."""
     if not status.outstanding:  # all answered (the check-in then closes)
         state, code = "done", 200
     elif not status.open:
@@ -90,6 +92,7 @@ def _shown(api: Api, status: SurveyStatus, incomplete: bool = False) -> HTMLResp
         title=_title(api),
         state=state,
         crisis=status.crisis_resources,
+        told=status.alert_recorded,
         crisis_resources=api.settings.crisis_resources,
         callback=api.settings.clinic_callback,
         incomplete=incomplete,

@@ -2,7 +2,8 @@
 
 `GET /surveys/{link}` says what is still to answer and until when; `POST /surveys/{link}`
 records answers (PHQ-9, GAD-7) and answers with what to show next, never a score: if an answer
-asks for a safety review, `crisis_resources` is true and the therapist has been alerted. The
+asks for a safety review, `crisis_resources` is true, and `alert_recorded` says whether the alert
+is in the therapist's alert list (recorded before the answer returns). The
 link is the credential (`privacy.links`): a wrong or altered one is "not found", like a check-in
 that no longer exists; a closed check-in is "gone".
 """

@@ -7,7 +7,8 @@
 - `FollowUpCheckIn`: invites the client to a PHQ-9 and GAD-7 check-in, reminds once a day up to
   three times, records and scores the answers (update `answer`), escalates PHQ-9 item 9 > 0 to
   the therapist at once and tells the client's survey to show crisis resources, and records
-  what was not answered as missed.
+  what was not answered as missed. The escalation is kept in the therapist's alert list before
+  the answer returns (`alert_recorded`): only then does the survey say the therapist was told.
 - `DailyDigest` (a daily schedule): each clinician's overdue journeys and safety holds, ids only.
 
 Workflow ids, logs, summaries and results hold opaque ids, codes and counts: never PHI.
@@ -51,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import Instrument
 
 REMINDERS_AT_ONCE = 20  # maintenance reminders sent side by side
+# Check-ins that answered before it never recorded the alert in the update: they replay as they ran.
+SURVEY_ALERT_PATCH = "survey-alert-recorded"
 
 
 class _Message(BaseModel):
@@ -83,6 +86,9 @@ class SurveyReceipt(_Message):
     answered: list[Instrument]
     outstanding: list[Instrument]
     crisis_resources: bool  # show crisis resources now (an answer asked for a safety review)
+    # The escalation is in the therapist's alert list: only then may the survey say the
+    # therapist has been told.
+    alert_recorded: bool = False
 
 
 class SurveyStatus(_Message):
@@ -95,6 +101,7 @@ class SurveyStatus(_Message):
     answered: list[Instrument]
     outstanding: list[Instrument]
     crisis_resources: bool = False  # an answer asked for a safety review: shown on every visit
+    alert_recorded: bool = False  # the escalation is in the therapist's alert list
 
 
 class CheckInOutcome(_Message):
@@ -106,19 +113,24 @@ class DigestInput(_Message):
     time_zone: str = "UTC"
 
 
+def _request(journey: CompletedJourney, notice: Notice) -> NotificationRequest:
+    """The journey's workflow id names its clinic: the client's contact details are looked up
+    there, and a clinician's alert is kept in that clinic's list."""
+    return NotificationRequest(
+        client_id=journey.client_id,
+        journey_id=journey_workflow_id(journey.client_id, journey.clinic_id),
+        notice=notice,
+    )
+
+
 async def _notify(
     journey: CompletedJourney, notice: Notice, within: timedelta = timedelta(hours=24)
 ) -> None:
-    """Send one notice (idempotent on its key), trying for `within`; a failure is logged. The
-    journey's workflow id names its clinic: the client's contact details are looked up there."""
+    """Send one notice (idempotent on its key), trying for `within`; a failure is logged."""
     try:
         await workflow.execute_activity_method(
             NotifyActivities.send_notification,
-            NotificationRequest(
-                client_id=journey.client_id,
-                journey_id=journey_workflow_id(journey.client_id, journey.clinic_id),
-                notice=notice,
-            ),
+            _request(journey, notice),
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=within,
             retry_policy=NOTIFY_RETRY,
@@ -188,6 +200,7 @@ class FollowUpCheckInWorkflow:
         self._closed = False
         self._closes_at: datetime | None = None
         self._alerts: list[asyncio.Task[None]] = []
+        self._alert_recorded = False
 
     # --- answers --------------------------------------------------------------------
 
@@ -199,6 +212,7 @@ class FollowUpCheckInWorkflow:
             answered=[i for i in self._input.instruments if i in self._scores],
             outstanding=self._outstanding(),
             crisis_resources=any(s.risk for s in self._scores.values()),
+            alert_recorded=self._alert_recorded,
         )
 
     @workflow.query(name="survey")
@@ -211,6 +225,7 @@ class FollowUpCheckInWorkflow:
             answered=receipt.answered,
             outstanding=receipt.outstanding,
             crisis_resources=receipt.crisis_resources,
+            alert_recorded=receipt.alert_recorded,
         )
 
     @workflow.update(name="answer")
@@ -223,11 +238,18 @@ class FollowUpCheckInWorkflow:
             if instrument not in self._scores
         }
         self._scores.update(new)  # before any await: a concurrent repeat sees them
-        if any(s.risk for s in new.values()):
+        risk = any(s.risk for s in new.values())
+        if risk:
             self._escalate()
+        # The alert kept for the therapist before the answer returns: the survey then says the
+        # therapist has been told (not in check-ins whose answers came before this change).
+        # Tried again with a later answer if it could not be kept.
+        crisis = any(s.risk for s in self._scores.values())
+        keep_alert = crisis and not self._alert_recorded and workflow.patched(SURVEY_ALERT_PATCH)
         now = workflow.now()
         await asyncio.gather(
             *(self._record(i, "answered", now, s) for i, s in new.items()),
+            *([self._keep_alert()] if keep_alert else []),
         )
         self._publish()
         return self._receipt()
@@ -246,17 +268,35 @@ class FollowUpCheckInWorkflow:
             except InstrumentError as error:  # its message names the item, never a value
                 raise ApplicationError(str(error), type="InvalidAnswers") from None
 
-    def _escalate(self) -> None:
-        """An urgent notice to the therapist, started at once (the update does not wait)."""
-        journey = self._input.journey
-        notice = Notice(
+    def _risk_notice(self) -> Notice:
+        return Notice(
             key=f"{workflow.info().workflow_id}:therapist:{Template.SURVEY_RISK_FLAGGED.value}",
             recipient=Recipient.THERAPIST,
-            recipient_id=journey.therapist_id,
+            recipient_id=self._input.journey.therapist_id,
             template=Template.SURVEY_RISK_FLAGGED,
             urgent=True,
         )
-        self._alerts.append(asyncio.create_task(_notify(journey, notice)))
+
+    def _escalate(self) -> None:
+        """An urgent notice to the therapist, started at once (the update does not wait)."""
+        self._alerts.append(asyncio.create_task(_notify(self._input.journey, self._risk_notice())))
+
+    async def _keep_alert(self) -> None:
+        """Keep the escalation in the therapist's alert list now (the notice's own key: its
+        send marks the same alert delivered or not). Not for long: the client is waiting; if
+        it cannot be kept, the survey asks the client to call the clinic instead."""
+        try:
+            self._alert_recorded = await workflow.execute_activity_method(
+                NotifyActivities.record_alert,
+                _request(self._input.journey, self._risk_notice()),
+                start_to_close_timeout=timedelta(seconds=5),
+                schedule_to_close_timeout=timedelta(seconds=10),
+                retry_policy=DB_RETRY,
+                summary="keep the alert for the therapist",
+            )
+        except ActivityError as error:
+            failure = {"error": type(error.cause).__name__}
+            workflow.logger.warning("survey alert not kept", extra=failure)
 
     async def _record(
         self,
