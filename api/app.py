@@ -22,6 +22,7 @@ from pydantic.json_schema import models_json_schema
 from temporalio.client import Client
 
 from api import (
+    alerts,
     audit,
     caseload,
     decisions,
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     routers = (journeys, outcomes, decisions, caseload, audit, health, notes, surveys, survey_page)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(alerts.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

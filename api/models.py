@@ -8,6 +8,7 @@ The journey as the API shows it (`Journey`, `DecisionAnswer`) is made from the d
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -186,6 +187,29 @@ class AuditEntry(_Out):
     subject_id: str | None = Field(
         default=None, description="admin actions: the clinician concerned"
     )
+
+
+class Alert(_Out):
+    """An alert in a clinician's in-app alert list: a notice to them (ops: to the clinic's ops),
+    kept whether or not email or SMS delivered it. Ids and codes: no PHI."""
+
+    alert_id: uuid.UUID = Field(
+        description="the alert's id (`POST /alerts/{alert_id}/acknowledge`)"
+    )
+    journey_id: str = Field(description="the journey's workflow id (Temporal)")
+    client_id: str = Field(description="the client's opaque id")
+    recipient_role: Literal["therapist", "prescriber", "ops"]
+    recipient_id: str = Field(description="the clinician's id; for ops alerts, the clinic's")
+    template: str = Field(description="what the alert is about, as a code: `safety_hold_raised`, …")
+    urgent: bool
+    created_at: datetime = Field(description="when the alert was recorded")
+    delivery: Literal["pending", "delivered", "undelivered"] = Field(
+        description="whether email or SMS reached anyone: `pending` before a channel was tried, "
+        "`undelivered` when none did (no channel, no address, refused, or the channel is down)"
+    )
+    channel: str | None = Field(default=None, description="`email` or `sms` when delivered")
+    acknowledged_at: datetime | None = Field(default=None, description="the first acknowledgement")
+    acknowledged_by: str | None = Field(default=None, description="who acknowledged it first")
 
 
 class Health(_Out):

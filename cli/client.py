@@ -1,4 +1,4 @@
-"""`carepath journey|decide|caseload|audit|users`: a thin client of the clinicians' API.
+"""`carepath journey|decide|caseload|audit|alerts|users`: a thin client of the clinicians' API.
 
 The API's address and token come from settings (`CAREPATH_API_URL`, `CAREPATH_API_TOKEN`).
 `--json` prints the API's JSON for scripts; otherwise plain text. Exit codes: 0 done, 1 refused
@@ -328,6 +328,43 @@ def _audit(args: argparse.Namespace) -> int:
     return _show(args, answer, _audit_text)
 
 
+def _alerts_text(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "no alerts"
+    rows = [
+        (
+            e["alert_id"],
+            e["created_at"],
+            ("URGENT " if e["urgent"] else "") + e["template"],
+            e["client_id"],
+            e["recipient_role"],
+            e["delivery"],
+            e["acknowledged_by"] or "",
+        )
+        for e in entries
+    ]
+    headers = ["ALERT", "AT", "WHAT", "CLIENT", "FOR", "DELIVERY", "ACKNOWLEDGED BY"]
+    return table(rows, headers)
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    params = {"include_acknowledged": "true" if args.all else None}
+    answer = call(get_settings(), "GET", "/alerts", params=params)
+    return _show(args, answer, _alerts_text)
+
+
+def _alerts_ack(args: argparse.Namespace) -> int:
+    answer = call(get_settings(), "POST", f"/alerts/{args.alert_id}/acknowledge")
+    return _show(
+        args,
+        answer,
+        lambda a: (
+            f"alert {a['alert_id']} acknowledged by {a['acknowledged_by']} "
+            f"at {a['acknowledged_at']}"
+        ),
+    )
+
+
 def _with_pool(work: Callable[[Any], Any]) -> Any:
     from database import create_pool
 
@@ -346,12 +383,35 @@ def _with_pool(work: Callable[[Any], Any]) -> Any:
     return asyncio.run(run())
 
 
+def channel_warnings(
+    settings: Settings, clinician_id: str, *, email: str | None, phone: str | None
+) -> list[str]:
+    """What `users add` warns of: a clinician no email or SMS can reach sees alerts only in
+    Carepath's alert list."""
+    warnings = []
+    if not email and not phone:
+        warnings.append(
+            f"warning: {clinician_id} has no email or phone: alerts reach them only in "
+            "Carepath's alert list (`carepath alerts`)"
+        )
+    if not settings.smtp_host and not settings.sms_gateway_url:
+        warnings.append(
+            "warning: neither SMTP (CAREPATH_SMTP_HOST) nor an SMS gateway "
+            "(CAREPATH_SMS_GATEWAY_URL) is configured: alerts reach clinicians only in "
+            "Carepath's alert list (`carepath alerts`)"
+        )
+    return warnings
+
+
 def _users_add(args: argparse.Namespace) -> int:
     from records.users import add_user
 
     clinician_id, token = _with_pool(
         lambda pool: add_user(pool, args.name, args.role, args.clinic, args.email, args.phone)
     )
+    warnings = channel_warnings(get_settings(), clinician_id, email=args.email, phone=args.phone)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     answer = {
         "clinician_id": clinician_id,
         "role": args.role,
@@ -455,6 +515,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit.add_argument("--kind", choices=["decision", "read"])
     audit.add_argument("--limit", type=int, default=50)
     audit.set_defaults(run=_guarded(_audit))
+
+    alerts = subparsers.add_parser(
+        "alerts", parents=[common], help="your alerts (ops: the clinic's), unacknowledged first"
+    )
+    alerts.add_argument("--all", action="store_true", help="acknowledged alerts too")
+    alerts.set_defaults(run=_guarded(_alerts))
+    alert_verbs = alerts.add_subparsers(dest="alerts_command")
+    ack = alert_verbs.add_parser("ack", parents=[common], help="acknowledge one of your alerts")
+    ack.add_argument("alert_id")
+    ack.set_defaults(run=_guarded(_alerts_ack))
 
     users = subparsers.add_parser("users", help="clinicians and their API tokens")
     user_verbs = users.add_subparsers(dest="users_command", required=True)
