@@ -32,6 +32,7 @@ from api import (
     journeys,
     notes,
     outcomes,
+    reports,
     survey_page,
     surveys,
 )
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     routers = (journeys, outcomes, decisions, caseload, audit, health, notes, surveys, survey_page)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(reports.router)
     app.include_router(alerts.router)
 
     def openapi() -> dict[str, Any]:
