@@ -1,4 +1,5 @@
-"""`carepath journey|decide|caseload|audit|alerts|users`: a thin client of the clinicians' API.
+"""`carepath journey|decide|caseload|audit|report|alerts|users`: a thin client of the
+clinicians' API.
 
 The API's address and token come from settings (`CAREPATH_API_URL`, `CAREPATH_API_TOKEN`).
 `--json` prints the API's JSON for scripts; otherwise plain text. Exit codes: 0 done, 1 refused
@@ -212,6 +213,140 @@ def _outcomes_text(outcomes: dict[str, Any]) -> str:
 def _journey_outcomes(args: argparse.Namespace) -> int:
     answer = call(get_settings(), "GET", f"/journeys/{args.client}/outcomes")
     return _show(args, answer, _outcomes_text)
+
+
+def _mg(value: Any) -> str:
+    return "-" if value is None else f"{value} mg"
+
+
+def _sessions_text(answer: dict[str, Any]) -> str:
+    rows = []
+    for s in answer["sessions"]:
+        dose = s["dose"] or {}
+        rows.append(
+            (
+                s["session_id"],
+                s["dose_number"],
+                s["status"],
+                s["started_at"],
+                f"{_mg(dose.get('dose_mg'))} {dose.get('route', '')}".strip() if dose else None,
+                dose.get("lot"),
+                dose.get("wasted_mg"),
+                s["signed_at"] or ("due " + s["record_due_at"] if s["record_due_at"] else None),
+                s["amendments"],
+                f"{s['adverse_events']} ({s['serious_adverse_events']} serious)",
+            )
+        )
+    headers = ["SESSION", "DOSE#", "STATUS", "STARTED", "DOSE", "LOT", "WASTED MG", "SIGNED"]
+    headers += ["AMENDED", "ADVERSE EVENTS"]
+    ledger = answer["ledger"]
+    lines = [
+        f"journey {answer['journey_id']} of client {answer['client_id']}",
+        table(rows, headers) if rows else "no dosing sessions",
+        f"doses: {ledger['doses_started']} started of {ledger['doses_authorized']} authorized, "
+        f"{ledger['doses_recorded']} on record",
+        f"mg: dispensed {ledger['dispensed_mg']} = administered {ledger['administered_mg']} "
+        f"+ wasted {ledger['wasted_mg']} + unaccounted {ledger['unaccounted_mg']}",
+    ]
+    if answer["reconciled"]:
+        lines.append("reconciled")
+    else:
+        missing = ", ".join(ledger["sessions_without_dose_record"]) or "none"
+        lines.append(f"NOT RECONCILED: sessions without a dose record: {missing}")
+    return "\n".join(lines)
+
+
+def _journey_sessions(args: argparse.Namespace) -> int:
+    answer = call(get_settings(), "GET", f"/journeys/{args.client}/sessions")
+    return _show(args, answer, _sessions_text)
+
+
+def _adverse_events_text(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "no adverse events"
+    rows = [
+        (
+            e["recorded_at"],
+            e["client_id"],
+            e["session_id"],
+            e["code"],
+            e["severity"],
+            "SERIOUS" if e["serious"] else "",
+            e["seriousness"],
+            e["outcome"],
+            e["onset_at"],
+            e["source"],
+            e["actor_id"],
+        )
+        for e in entries
+    ]
+    headers = ["RECORDED", "CLIENT", "SESSION", "CODE", "SEVERITY", "SERIOUS", "SERIOUSNESS"]
+    headers += ["OUTCOME", "ONSET", "SOURCE", "BY"]
+    return table(rows, headers)
+
+
+def _report_adverse_events(args: argparse.Namespace) -> int:
+    params = {"serious": "true" if args.serious else None, "since": args.since}
+    answer = call(get_settings(), "GET", "/reports/adverse-events", params=params)
+    return _show(args, answer, _adverse_events_text)
+
+
+_MG_FIELDS = ("dispensed_mg", "administered_mg", "wasted_mg", "unaccounted_mg")
+
+
+def _substances_text(report: dict[str, Any]) -> str:
+    journeys = [
+        (
+            j["client_id"],
+            j["journey_id"],
+            j["doses_authorized"],
+            j["doses_started"],
+            j["doses_recorded"],
+            *(j[k] for k in _MG_FIELDS),
+            j["sessions_without_dose_record"],
+        )
+        for j in report["journeys"]
+    ]
+    lots = [(lot["lot"], lot["doses"], *(lot[k] for k in _MG_FIELDS)) for lot in report["lots"]]
+    t = report["totals"]
+    mg = ["DISPENSED MG", "ADMINISTERED MG", "WASTED MG", "UNACCOUNTED MG"]
+    found = len(report["discrepancies"])
+    lines = [
+        f"controlled substances, clinic {report['clinic_id']}: "
+        + ("reconciled" if report["reconciled"] else f"{found} discrepancies"),
+        "",
+        table(
+            journeys,
+            ["CLIENT", "JOURNEY", "AUTHORIZED", "STARTED", "RECORDED", *mg, "NO DOSE RECORD"],
+        )
+        if journeys
+        else "no journey has a dose authorized",
+    ]
+    if lots:
+        lines += ["", table(lots, ["LOT", "DOSES", *mg])]
+    lines += [
+        "",
+        f"total: {t['journeys']} journeys, {t['doses_started']} doses started of "
+        f"{t['doses_authorized']} authorized, {t['doses_recorded']} on record; dispensed "
+        f"{t['dispensed_mg']} mg = administered {t['administered_mg']} + wasted "
+        f"{t['wasted_mg']} + unaccounted {t['unaccounted_mg']}",
+    ]
+    if found:
+        lines += [
+            "",
+            "discrepancies (resolve: record_dose while the session record is unsigned, "
+            "amend_session_record once signed):",
+        ]
+        lines += [
+            f"  {d['kind']}: client {d['client_id']}: {d['detail']}"
+            for d in report["discrepancies"]
+        ]
+    return "\n".join(lines)
+
+
+def _report_substances(args: argparse.Namespace) -> int:
+    answer = call(get_settings(), "GET", "/reports/controlled-substances")
+    return _show(args, answer, _substances_text)
 
 
 def field_value(text: str) -> Any:
@@ -490,6 +625,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     outcomes.add_argument("client")
     outcomes.set_defaults(run=_guarded(_journey_outcomes))
+    sessions = verbs.add_parser(
+        "sessions", parents=[common], help="dosing-session records and the substance ledger"
+    )
+    sessions.add_argument("client")
+    sessions.set_defaults(run=_guarded(_journey_sessions))
 
     decide = subparsers.add_parser(
         "decide",
@@ -515,6 +655,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit.add_argument("--kind", choices=["decision", "read"])
     audit.add_argument("--limit", type=int, default=50)
     audit.set_defaults(run=_guarded(_audit))
+
+    report = subparsers.add_parser("report", help="the clinic's safety reports")
+    report_verbs = report.add_subparsers(dest="report_command", required=True)
+    adverse = report_verbs.add_parser(
+        "adverse-events",
+        parents=[common],
+        help="adverse events, newest first (a therapist: their own clients')",
+    )
+    adverse.add_argument("--serious", action="store_true", help="the serious ones only")
+    adverse.add_argument("--since", metavar="ISO", help="recorded then or later (ISO 8601)")
+    adverse.set_defaults(run=_guarded(_report_adverse_events))
+    substances = report_verbs.add_parser(
+        "substances",
+        parents=[common],
+        help="the controlled-substance ledger and its discrepancies (prescribers, ops)",
+    )
+    substances.set_defaults(run=_guarded(_report_substances))
 
     alerts = subparsers.add_parser(
         "alerts", parents=[common], help="your alerts (ops: the clinic's), unacknowledged first"
