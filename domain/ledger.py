@@ -52,11 +52,15 @@ class SubstanceLedger(_Frozen):
         return self.unaccounted_mg == 0 and not self.sessions_without_dose_record
 
 
+# A session whose dose was given: started, and in progress or completed (a held or cancelled
+# one used none). Read models select by these statuses.
+DOSE_GIVEN_STATUSES: frozenset[SessionStatus] = frozenset(
+    {SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED}
+)
+
+
 def _given(session: DosingSession) -> bool:
-    return session.started_at is not None and session.status in (
-        SessionStatus.IN_PROGRESS,
-        SessionStatus.COMPLETED,
-    )
+    return session.started_at is not None and session.status in DOSE_GIVEN_STATUSES
 
 
 def session_records(state: JourneyState) -> list[SessionRecord]:

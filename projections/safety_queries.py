@@ -19,12 +19,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from database.pgtypes import Connection, Pool
-from domain.ledger import SubstanceLedger
-from domain.vocabulary import AdverseEventOutcome, AdverseEventSeverity, Seriousness, SessionStatus
+from domain.ledger import DOSE_GIVEN_STATUSES, SubstanceLedger
+from domain.vocabulary import AdverseEventOutcome, AdverseEventSeverity, Seriousness
 
-# The statuses of a session whose dose was given (started, not undone by anything): as
-# `domain.ledger` counts them.
-GIVEN = (SessionStatus.IN_PROGRESS.value, SessionStatus.COMPLETED.value)
+# The statuses of a session whose dose was given, as `domain.ledger` counts them.
+GIVEN = sorted(status.value for status in DOSE_GIVEN_STATUSES)
 ZERO = Decimal(0)
 
 

@@ -27,6 +27,7 @@ from projections import (
     all_projections,
 )
 from projections.runner import Conn, drop_abandoned_staging, staging_lock_key
+from projections.safety import SafetyProjection
 from tests.domain.journey import PRESCRIBER, SYSTEM, Journey
 
 
@@ -363,7 +364,12 @@ async def test_concurrent_writers_and_a_following_projection_see_every_event_onc
 
 def test_every_projection_is_listed() -> None:
     names = {p.name for p in all_projections()}
-    assert names == {CaseloadProjection.name, AuditProjection.name, OutcomesProjection.name}
+    assert names == {
+        CaseloadProjection.name,
+        AuditProjection.name,
+        OutcomesProjection.name,
+        SafetyProjection.name,
+    }
 
 
 async def test_the_caseload_state_is_queryable_json(db_pool: Pool, event_store: EventStore) -> None:

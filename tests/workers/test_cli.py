@@ -37,6 +37,7 @@ async def test_migrate_is_idempotent_and_rebuild_reports_each_projection(
         "caseload",
         "audit",
         "outcomes",
+        "safety",
     }
     assert await db_pool.fetchval("SELECT count(*) FROM projection_checkpoints") == 0
 
