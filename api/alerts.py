@@ -13,7 +13,7 @@ log (`alerts`, `alert_acknowledged`).
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
@@ -31,8 +31,8 @@ AlertId = Annotated[uuid.UUID, Path(description="the alert's id")]
 NOT_FOUND = "no such alert in your clinic"
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404)}
 # The access log's names for these reads and actions (its check constraint: migration 0064).
-LISTED = cast(Resource, "alerts")
-ACKNOWLEDGED = cast(Resource, "alert_acknowledged")
+LISTED: Resource = "alerts"
+ACKNOWLEDGED: Resource = "alert_acknowledged"
 
 
 def _shown(alert: alert_list.Alert) -> Alert:

@@ -29,7 +29,19 @@ router = APIRouter(tags=["audit"])
 
 ReadOutcome = Literal["ok", "forbidden", "not_found", "unreadable"]
 Resource = Literal[
-    "journey", "events", "outcomes", "caseload", "note", "erasure", "decision", "audit"
+    "journey",
+    "events",
+    "outcomes",
+    "caseload",
+    "note",
+    "erasure",
+    "decision",
+    "audit",
+    "alerts",
+    "alert_acknowledged",
+    "sessions",
+    "adverse_events",
+    "controlled_substances",
 ]
 
 _RECORD_REJECTED = """

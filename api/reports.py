@@ -20,7 +20,7 @@ later. Ids, codes, times and quantities only: no names, no contact details.
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,9 +43,9 @@ from projections.safety_queries import (
 router = APIRouter(tags=["reports"])
 
 # The access log's names for these reads (its check constraint: migration 0065).
-SESSIONS = cast(Resource, "sessions")
-ADVERSE_EVENTS = cast(Resource, "adverse_events")
-CONTROLLED_SUBSTANCES = cast(Resource, "controlled_substances")
+SESSIONS: Resource = "sessions"
+ADVERSE_EVENTS: Resource = "adverse_events"
+CONTROLLED_SUBSTANCES: Resource = "controlled_substances"
 
 REPORT_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody},

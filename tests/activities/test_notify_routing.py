@@ -165,7 +165,8 @@ async def test_an_ops_notice_refused_for_everyone_is_rejected(
     with pytest.raises(ApplicationError) as raised:
         await send(notify(db_pool, email=email_channel(smtp)), request)
 
-    assert raised.value.type == "InvalidMessage" and raised.value.non_retryable
+    # A clinician's notice no channel delivered: in the alert list, and Undelivered (final).
+    assert raised.value.type == "Undelivered" and raised.value.non_retryable
     assert (await notification_row(db_pool, request.notice.key))["status"] == "rejected"
 
 
@@ -268,19 +269,41 @@ async def test_an_erased_client_is_skipped(
     )
 
 
-async def test_an_unknown_clinician_is_skipped(
+async def _assert_undelivered(
+    db_pool: Pool,
+    smtp: SmtpServer,
+    sms_gateway: HttpServer,
+    recipient: Recipient,
+    template: Template,
+    recipient_id: str,
+) -> None:
+    """A clinician's notice with no one to send it to: recorded as skipped, kept in the alert
+    list, and failed as Undelivered (tests/activities/test_alerts_notify.py)."""
+    channels = {"email": email_channel(smtp), "sms": sms_channel(sms_gateway)}
+    request = request_for(recipient, template, recipient_id=recipient_id)
+
+    with pytest.raises(ApplicationError) as raised:
+        await send(notify(db_pool, **channels), request)
+
+    assert raised.value.type == "Undelivered" and raised.value.non_retryable
+    assert smtp.mails == [] and sms_gateway.requests == []
+    row = await notification_row(db_pool, request.notice.key)
+    assert (row["status"], row["channel"]) == ("skipped", None)
+
+
+async def test_an_unknown_clinician_is_undelivered(
     db_pool: Pool, smtp: SmtpServer, sms_gateway: HttpServer
 ) -> None:
-    await _assert_skipped(
+    await _assert_undelivered(
         db_pool, smtp, sms_gateway, Recipient.THERAPIST, Template.INACTIVE_JOURNEY, "nobody"
     )
 
 
-async def test_a_clinic_without_ops_is_skipped(
+async def test_a_clinic_without_ops_is_undelivered(
     db_pool: Pool, smtp: SmtpServer, sms_gateway: HttpServer
 ) -> None:
     await add_clinician(db_pool, "ops-elsewhere", "ops", clinic_id="south", email="o@x.example")
-    await _assert_skipped(
+    await _assert_undelivered(
         db_pool, smtp, sms_gateway, Recipient.OPS, Template.REFERRAL_SLA_BREACHED, "north"
     )
 

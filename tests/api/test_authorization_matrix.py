@@ -25,6 +25,8 @@ from typing import Any, Literal
 import httpx
 from fastapi import FastAPI
 
+from domain.ids import journey_workflow_id
+from records.alerts import NewAlert, record_alert
 from records.users import revoke_tokens
 from tests.api.conftest import OTHER_CLINIC, Api, User, register
 
@@ -56,8 +58,10 @@ class World:
     other_journey: str  # the other clinic's journey id
     revoked: User
     expired: User
+    alerts: dict[str, str]  # subject -> an alert's id (own: th's; colleague: th2's; ...)
     nobody: str = field(default_factory=lambda: f"cl-nobody-{uuid.uuid4().hex[:8]}")
     nobody_note: str = "n-" + "0" * 32
+    nobody_alert: str = "00000000-0000-4000-8000-000000000000"
 
     def user(self, role: Role) -> User:
         return {"therapist": self.api.th, "prescriber": self.api.rx, "ops": self.api.ops}[role]
@@ -67,6 +71,9 @@ class World:
 
     def note(self, subject: Subject | Literal["nobody"]) -> str:
         return self.nobody_note if subject == "nobody" else self.notes[subject]
+
+    def alert(self, subject: Subject | Literal["nobody"]) -> str:
+        return self.nobody_alert if subject == "nobody" else self.alerts[subject]
 
     @property
     def secrets(self) -> list[str]:
@@ -81,6 +88,7 @@ class World:
             OTHER_CONTACT["email"],
             OTHER_NOTE,
             self.notes["other_clinic"],
+            self.alerts["other_clinic"],
         ]
 
 
@@ -209,6 +217,28 @@ MATRIX: dict[tuple[str, str], Row] = {
         {s: _roles(403, 403, 200) for s in SUBJECTS},
         same_body_as_nobody=False,  # the caller's own clinic's attempts on that id are listed
     ),
+    ("GET", "/journeys/{client_id}/sessions"): Row(
+        lambda w, t: Call("GET", f"/journeys/{w.client(t)}/sessions"), _READ
+    ),
+    ("GET", "/reports/adverse-events"): Row(
+        lambda w, t: Call("GET", "/reports/adverse-events"), {s: _each(200) for s in SUBJECTS}
+    ),
+    ("GET", "/reports/controlled-substances"): Row(
+        lambda w, t: Call("GET", "/reports/controlled-substances"),
+        {s: _roles(403, 200, 200) for s in SUBJECTS},  # prescribers and ops
+    ),
+    ("GET", "/alerts"): Row(
+        lambda w, t: Call("GET", "/alerts", params={"include_acknowledged": "true"}),
+        {s: _each(200) for s in SUBJECTS},  # the caller's own alerts, whatever the subject
+    ),
+    ("POST", "/alerts/{alert_id}/acknowledge"): Row(
+        lambda w, t: Call("POST", f"/alerts/{w.alert(t)}/acknowledge"),
+        {
+            "own": _roles(200, 403, 403),  # an alert for the therapist th: th only
+            "colleague": _each(403),  # th2's
+            "other_clinic": _each(404),  # th_b's: not there, as for nobody
+        },
+    ),
     ("DELETE", "/clients/{client_id}"): Row(
         lambda w, t: Call("DELETE", f"/clients/{w.client(t)}"),
         {
@@ -219,6 +249,15 @@ MATRIX: dict[tuple[str, str], Row] = {
         erases=True,
     ),
 }
+
+# The caller's own lists: answered 2xx whatever the subject, holding nothing of the other clinic.
+LISTS = (
+    "/caseload",
+    "/audit",
+    "/alerts",
+    "/reports/adverse-events",
+    "/reports/controlled-substances",
+)
 
 # No token needed: the survey pages (the link is the credential), health, the API's own docs.
 PUBLIC: dict[tuple[str, str], Call] = {
@@ -289,6 +328,23 @@ async def _world(api: Api) -> World:
         assert written.status_code == 201, written.text
         notes[subject] = written.json()["note_ref"]
     other_journey = (await api.get(api.ops_b, f"/journeys/{other}")).json()["journey_id"]
+    alerts = {}
+    for subject, client_id, user in (
+        ("own", own, api.th),
+        ("colleague", colleague, api.th2),
+        ("other_clinic", other, api.th_b),
+    ):
+        alert = NewAlert(
+            key=f"{uuid.uuid4()}:therapist:bp_hold",
+            clinic_id=user.clinic,
+            journey_id=journey_workflow_id(client_id, user.clinic),
+            client_id=client_id,
+            recipient_role="therapist",
+            recipient_id=user.clinician_id,
+            template="bp_hold",
+            urgent=True,
+        )
+        alerts[subject] = str((await record_alert(api.pool, alert)).alert_id)
     revoked = await register(api.pool, "Rhea Revoked", "therapist")
     await revoke_tokens(api.pool, revoked.clinician_id)
     await api.catch_up()  # the read models (caseload, audit, outcomes) hold both clinics
@@ -298,7 +354,7 @@ async def _world(api: Api) -> World:
         " expires_at = now() - interval '1 day' WHERE clinician_id = $1",
         expired.clinician_id,
     )
-    return World(api, own, colleague, other, notes, other_journey, revoked, expired)
+    return World(api, own, colleague, other, notes, other_journey, revoked, expired, alerts)
 
 
 def _headers(w: World, case: str) -> dict[str, str]:
@@ -366,7 +422,7 @@ async def test_every_route_answers_every_caller_as_the_matrix_says(api: Api) -> 
                 check(not leaked, cell, response, f"it revealed {len(leaked)} of theirs")
                 if subject != "other_clinic":
                     continue
-                check(not 200 <= response.status_code < 300 or path in ("/caseload", "/audit"),
+                check(not 200 <= response.status_code < 300 or path in LISTS,
                       cell, response, "a cross-clinic call answered 2xx")  # fmt: skip
                 check(await _snapshot(api) == before, cell, response, "it wrote something")
                 nobody = await _send(api.http, row.build(w, "nobody"), user.headers)
@@ -407,5 +463,5 @@ def test_the_matrix_covers_every_role_and_subject() -> None:
         assert set(row.expect) == set(SUBJECTS), key
         for subject, by_role in row.expect.items():
             assert set(by_role) == set(ROLES), (key, subject)
-            if key not in (("GET", "/caseload"), ("GET", "/audit")):
+            if key not in {("GET", path) for path in LISTS}:
                 assert not any(200 <= s < 300 for s in row.expect["other_clinic"].values()), key

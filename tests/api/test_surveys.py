@@ -86,6 +86,7 @@ async def test_the_link_shows_what_is_to_answer_and_takes_the_answers(api: Api, 
         "answered": ["phq9"],
         "outstanding": ["gad7"],
         "crisis_resources": False,
+        "alert_recorded": False,
     }
     again = await api.http.post(f"/surveys/{link}", json={"answers": {"phq9": PHQ9_ITEM9}})
     assert again.json() == first.json()  # the first answers count
