@@ -8,11 +8,12 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Interceptor
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
@@ -76,12 +77,16 @@ async def dev_server(
 
 @contextlib.asynccontextmanager
 async def time_skipping_server(
-    *, data_converter: DataConverter = DATA_CONVERTER, define_search_attributes: bool = False
+    *,
+    data_converter: DataConverter = DATA_CONVERTER,
+    define_search_attributes: bool = False,
+    interceptors: Sequence[Interceptor] = (),
 ) -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server. It rejects search attributes it does not know: define
     Carepath's when the workflows under test set them."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter,
+        interceptors=interceptors,
         test_server_existing_path=find_binary("temporal-test-server"),
     )
     try:

@@ -279,7 +279,7 @@ async def _assert_undelivered(
 ) -> None:
     """A clinician's notice with no one to send it to: recorded as skipped, kept in the alert
     list, and failed as Undelivered (tests/activities/test_alerts_notify.py)."""
-    channels = {"email": email_channel(smtp), "sms": sms_channel(sms_gateway)}
+    channels: dict[str, Channel] = {"email": email_channel(smtp), "sms": sms_channel(sms_gateway)}
     request = request_for(recipient, template, recipient_id=recipient_id)
 
     with pytest.raises(ApplicationError) as raised:

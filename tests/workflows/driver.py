@@ -26,9 +26,13 @@ PRESCRIBER = Actor(id="rx-1", role=Role.PRESCRIBER)
 OPS = Actor(id="ops-1", role=Role.OPS)
 SYSTEM = Actor(id="partner", role=Role.SYSTEM)
 VITALS = {"systolic": 122, "diastolic": 80}
-CHECK = {"vitals": VITALS, "sedation": "mild", "dissociation": "none"}
-DOSE = {"dose_mg": "50", "route": "intramuscular", "lot": "KET-24-001"}
-DISCHARGE = {"vitals": VITALS, "ready_for_discharge": True, "transport_confirmed": True}
+CHECK: dict[str, Any] = {"vitals": VITALS, "sedation": "mild", "dissociation": "none"}
+DOSE: dict[str, Any] = {"dose_mg": "50", "route": "intramuscular", "lot": "KET-24-001"}
+DISCHARGE: dict[str, Any] = {
+    "vitals": VITALS,
+    "ready_for_discharge": True,
+    "transport_confirmed": True,
+}
 
 
 class Rejected(AssertionError):

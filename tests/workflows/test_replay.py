@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,7 +84,11 @@ async def _session_safety_course(journeys: JourneyDriver) -> Journey:
     )
     await j.wait(days=2)
     high = {"systolic": 150, "diastolic": 90}
-    start = {"session_id": "r1", "transport_confirmed": True, "chaperone_present": True}
+    start: dict[str, Any] = {
+        "session_id": "r1",
+        "transport_confirmed": True,
+        "chaperone_present": True,
+    }
     await j.decide("start_dosing", vitals=high, **start)
     await j.wait(minutes=20)
     await j.decide("start_dosing", vitals=VITALS, **start)
@@ -94,7 +99,7 @@ async def _session_safety_course(journeys: JourneyDriver) -> Journey:
     await j.decide("record_dose", session_id="r1", dose=DOSE)
     await j.wait(minutes=80)
     await j.decide("grant_discharge_exception", PRESCRIBER, session_id="r1", reason="stable")
-    discharge = DISCHARGE | {"vitals": {"systolic": 150, "diastolic": 92}}
+    discharge: dict[str, Any] = DISCHARGE | {"vitals": {"systolic": 150, "diastolic": 92}}
     await j.decide("complete_dosing", session_id="r1", **discharge)
     await j.wait(days=2)
     await j.decide("report_adverse_event", session_id="r1", code="nausea", severity="mild")
