@@ -15,6 +15,8 @@ from temporalio.client import Client
 from config.settings import Settings
 from database.pgtypes import Pool
 from devstack.ports import free_port
+from domain.ids import journey_workflow_id
+from tests.temporal import terminate_if_running
 from workers.api import serve_api
 from workers.worker import build_worker
 
@@ -62,3 +64,15 @@ async def served_api(
         finally:
             stop.set()
             await asyncio.wait_for(server, timeout=30)
+            # The served API starts journeys with a client of its own: find them in the store.
+            for workflow_id in await journeys_in(pool):  # while the worker still runs
+                await terminate_if_running(temporal.get_workflow_handle(workflow_id))
+
+
+async def journeys_in(pool: Pool) -> list[str]:
+    """The workflow ids of every journey in this database's store."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT data->>'client_id' AS client_id, data->>'clinic_id' AS clinic_id"
+        " FROM events WHERE event_type = 'journey_started'"
+    )
+    return [journey_workflow_id(r["client_id"], r["clinic_id"]) for r in rows]

@@ -92,3 +92,7 @@ class _Recording(OutboundInterceptor):
     async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         self._ids.append(input.id)
         return await super().start_workflow(input)
+
+
+# Every workflow the API tests start (their session's Temporal client is built with it).
+STARTED = StartedWorkflows()

@@ -23,13 +23,10 @@ from devstack.servers import time_skipping_server
 from domain.ids import DEFAULT_CLINIC, journey_workflow_id
 from projections import ProjectionRunner, all_projections
 from records.users import add_user
-from tests.temporal import StartedWorkflows
+from tests.temporal import STARTED
 from workers.worker import build_worker
 
 OTHER_CLINIC = "other"
-
-
-STARTED = StartedWorkflows()  # every workflow the tests start, to leave none running
 
 
 @pytest_asyncio.fixture(scope="session")
