@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,7 +16,7 @@ from database.pgtypes import Pool
 from domain.ids import journey_workflow_id
 from records.alerts import NewAlert, record_alert
 from records.users import add_user
-from tests.api.test_cli import ROOT, Run, Served
+from tests.api.test_cli import Served
 from tests.net import served_api
 
 NO_ADDRESS = "has no email or phone: alerts reach them only in Carepath's alert list"
@@ -31,33 +29,6 @@ async def served(
 ) -> AsyncIterator[Served]:
     async with served_api(temporal_env.client, db_pool, db_url) as settings:
         yield Served(settings, db_url)
-
-
-async def _cli(served: Served, *args: str, token: str = "", **settings: str) -> Run:
-    """`python -m cli.main ...` with only the given CAREPATH_ settings (plus the API's and the
-    database's)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        CAREPATH_API_URL=served.settings.api_url,
-        CAREPATH_API_TOKEN=token,
-        CAREPATH_DATABASE_URL=served.db_url,
-        CAREPATH_LOG_LEVEL="WARNING",
-        **{f"CAREPATH_{name.upper()}": value for name, value in settings.items()},
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
 
 
 async def _alert(pool: Pool, clinician_id: str, template: str, clinic: str = "default") -> str:
@@ -85,7 +56,7 @@ async def test_alerts_lists_acknowledges_and_lists_all(served: Served, db_pool: 
     theirs = await _alert(db_pool, colleague, "inactive_journey")
     elsewhere = await _alert(db_pool, "th-b", "inactive_journey", clinic="other")
 
-    listed = await _cli(served, "alerts", token=token)
+    listed = await served.cli("alerts", token=token)
     assert listed.code == 0, listed.err
     lines = listed.out.splitlines()
     assert lines[0].split()[:3] == ["ALERT", "AT", "WHAT"]
@@ -93,38 +64,38 @@ async def test_alerts_lists_acknowledges_and_lists_all(served: Served, db_pool: 
     assert "URGENT bp_hold" in lines[1] and "pending" in lines[1]
     assert theirs not in listed.out and elsewhere not in listed.out
 
-    acked = await _cli(served, "alerts", "ack", older, token=token)
+    acked = await served.cli("alerts", "ack", older, token=token)
     assert acked.code == 0, acked.err
     assert f"alert {older} acknowledged by {therapist}" in acked.out
-    again = await _cli(served, "alerts", "ack", older, "--json", token=token)
+    again = await served.cli("alerts", "ack", older, "--json", token=token)
     first = again.json()
     assert isinstance(first, dict) and first["acknowledged_by"] == therapist
 
-    unacked = json.loads((await _cli(served, "alerts", "--json", token=token)).out)
+    unacked = json.loads((await served.cli("alerts", "--json", token=token)).out)
     assert [a["alert_id"] for a in unacked] == [newer]
-    everything = json.loads((await _cli(served, "alerts", "--all", "--json", token=token)).out)
+    everything = json.loads((await served.cli("alerts", "--all", "--json", token=token)).out)
     assert [a["alert_id"] for a in everything] == [newer, older]
 
-    forbidden = await _cli(served, "alerts", "ack", older, token=colleague_token)
+    forbidden = await served.cli("alerts", "ack", older, token=colleague_token)
     assert forbidden.code == 1 and "only the alert's recipient may acknowledge it (403)" in (
         forbidden.err
     )
-    missing = await _cli(served, "alerts", "ack", elsewhere, token=token)
+    missing = await served.cli("alerts", "ack", elsewhere, token=token)
     assert missing.code == 1 and "no such alert in your clinic (404)" in missing.err
-    colleagues = await _cli(served, "alerts", token=colleague_token)
+    colleagues = await served.cli("alerts", token=colleague_token)
     assert colleagues.code == 0 and theirs in colleagues.out and older not in colleagues.out
-    assert (await _cli(served, "alerts", "ack", theirs, token=colleague_token)).code == 0
-    assert (await _cli(served, "alerts", token=colleague_token)).out.strip() == "no alerts"
+    assert (await served.cli("alerts", "ack", theirs, token=colleague_token)).code == 0
+    assert (await served.cli("alerts", token=colleague_token)).out.strip() == "no alerts"
 
 
 async def test_users_add_warns_of_a_clinician_only_the_alert_list_reaches(served: Served) -> None:
     smtp = {"smtp_host": "mail.example"}
     sms = {"sms_gateway_url": "https://sms.example/messages"}
     bare, with_email, with_channel, with_phone = await asyncio.gather(
-        _cli(served, "users", "add", "Nell NoAddress", "--role", "therapist", "--json"),
-        _cli(served, "users", "add", "Ed Email", "--role", "prescriber", "--email", "e@x.example"),
-        _cli(served, "users", "add", "Sam Smtp", "--role", "ops", "--email", "s@x.ex", **smtp),
-        _cli(served, "users", "add", "Pia Phone", "--role", "therapist", "--phone", "+1555", **sms),
+        served.cli("users", "add", "Nell NoAddress", "--role", "therapist", "--json"),
+        served.cli("users", "add", "Ed Email", "--role", "prescriber", "--email", "e@x.example"),
+        served.cli("users", "add", "Sam Smtp", "--role", "ops", "--email", "s@x.ex", **smtp),
+        served.cli("users", "add", "Pia Phone", "--role", "therapist", "--phone", "+1555", **sms),
     )
     for run in (bare, with_email, with_channel, with_phone):
         assert run.code == 0, run.err
@@ -134,5 +105,5 @@ async def test_users_add_warns_of_a_clinician_only_the_alert_list_reaches(served
     assert NO_CHANNEL in bare.err  # and no channel is configured either
     assert NO_ADDRESS not in with_email.err and NO_CHANNEL in with_email.err
     assert with_channel.err == "" and with_phone.err == ""  # reachable: no warning
-    stranded = await _cli(served, "users", "add", "Nia Nothing", "--role", "prescriber", **smtp)
+    stranded = await served.cli("users", "add", "Nia Nothing", "--role", "prescriber", **smtp)
     assert NO_ADDRESS in stranded.err and NO_CHANNEL not in stranded.err

@@ -45,8 +45,15 @@ class Served:
     db_url: str
 
     async def cli(
-        self, *args: str, token: str = "", url: str | None = None, stdin: str | None = None
+        self,
+        *args: str,
+        token: str = "",
+        url: str | None = None,
+        stdin: str | None = None,
+        **settings: str,
     ) -> Run:
+        """`python -m cli.main ...` with only these CAREPATH_ settings: the API's, the
+        database's and `settings` (by their lower-case names)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
         env.update(
             PYTHONPATH=str(ROOT),
@@ -54,6 +61,7 @@ class Served:
             CAREPATH_API_TOKEN=token,
             CAREPATH_DATABASE_URL=self.db_url,
             CAREPATH_LOG_LEVEL="WARNING",
+            **{f"CAREPATH_{name.upper()}": value for name, value in settings.items()},
         )
         process = await asyncio.create_subprocess_exec(
             sys.executable,
