@@ -102,6 +102,20 @@ class Journey:
         await self.decide("approve_medication", PRESCRIBER, expires_at=expires)
         await self.decide("complete_preparation")
 
+    async def start_session(self, session_id: str, *, remote: bool = False, days: int = 2) -> None:
+        """Schedule a dosing session `days` ahead, wait for it, and give the dose."""
+        mode = {"mode": "remote", "chaperone_id": "ch-1"} if remote else {}
+        when = await self.now() + timedelta(days=days)
+        await self.decide("schedule_dosing", session_id=session_id, scheduled_at=when, **mode)
+        await self.wait(days=days)
+        await self.decide(
+            "start_dosing",
+            session_id=session_id,
+            vitals=VITALS,
+            transport_confirmed=True,
+            chaperone_present=remote,
+        )
+
     async def monitor_and_discharge(self, session_id: str, *, sign: bool = True) -> None:
         """From a dose just started: the 40-minute check, the dose on record, the discharge."""
         await self.wait(minutes=45)

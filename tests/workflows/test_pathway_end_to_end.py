@@ -118,21 +118,7 @@ async def test_a_missed_chaperone_check_in_alerts_and_check_ins_keep_it_quiet(
 ) -> None:
     j = await journeys.start()
     await j.to_preparation_done()
-    await j.decide(
-        "schedule_dosing",
-        session_id="r1",
-        scheduled_at=await j.now() + timedelta(2),
-        mode="remote",
-        chaperone_id="ch-1",
-    )
-    await j.wait(days=2)
-    await j.decide(
-        "start_dosing",
-        session_id="r1",
-        vitals=VITALS,
-        transport_confirmed=True,
-        chaperone_present=True,
-    )
+    await j.start_session("r1", remote=True)
     for _ in range(3):
         await j.wait(minutes=10)
         await j.signal("record_chaperone_check_in", SYSTEM, session_id="r1")

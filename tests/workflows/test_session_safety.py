@@ -12,7 +12,7 @@ from database.pgtypes import Pool
 from domain.events import DueReached
 from domain.vocabulary import DueKind
 from eventstore import EventStore
-from tests.workflows.driver import PRESCRIBER, SYSTEM, VITALS, Journey, JourneyDriver
+from tests.workflows.driver import PRESCRIBER, SYSTEM, Journey, JourneyDriver
 from tests.workflows.test_pathway_end_to_end import stored
 from workflows.journey import JourneyWorkflow
 
@@ -30,17 +30,7 @@ async def fired(store: EventStore, j: Journey) -> list[DueReached]:
 
 async def in_session(j: Journey, *, remote: bool = False) -> None:
     await j.to_preparation_done()
-    mode = {"mode": "remote", "chaperone_id": "ch-1"} if remote else {}
-    when = await j.now() + timedelta(days=1)
-    await j.decide("schedule_dosing", session_id="s1", scheduled_at=when, **mode)
-    await j.wait(days=1)
-    await j.decide(
-        "start_dosing",
-        session_id="s1",
-        vitals=VITALS,
-        transport_confirmed=True,
-        chaperone_present=remote,
-    )
+    await j.start_session("s1", remote=remote, days=1)
 
 
 async def test_an_unsigned_record_is_overdue_seven_days_after_the_session(
