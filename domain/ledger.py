@@ -3,6 +3,7 @@ dispensed, administered and wasted, and what does not add up (what an inspector 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -35,6 +36,29 @@ class SessionRecord(_Frozen):
     amendments: int
     adverse_events: int
     serious_adverse_events: int
+
+
+class DoseTotals(_Frozen):
+    """What some doses add up to; `unaccounted_mg` is dispensed, neither administered nor
+    witnessed as wasted."""
+
+    dispensed_mg: Decimal
+    administered_mg: Decimal
+    wasted_mg: Decimal
+    unaccounted_mg: Decimal
+
+
+def dose_totals(doses: Iterable[DoseGiven]) -> DoseTotals:
+    given = list(doses)
+    dispensed = sum((d.dispensed for d in given), Decimal(0))
+    administered = sum((d.dose_mg for d in given), Decimal(0))
+    wasted = sum((d.wasted_mg for d in given), Decimal(0))
+    return DoseTotals(
+        dispensed_mg=dispensed,
+        administered_mg=administered,
+        wasted_mg=wasted,
+        unaccounted_mg=dispensed - administered - wasted,
+    )
 
 
 class SubstanceLedger(_Frozen):
@@ -90,16 +114,10 @@ def session_records(state: JourneyState) -> list[SessionRecord]:
 def substance_ledger(state: JourneyState) -> SubstanceLedger:
     given = [s for s in state.sessions.values() if _given(s)]
     doses = [s.dose for s in given if s.dose is not None]
-    dispensed = sum((d.dispensed for d in doses), Decimal(0))
-    administered = sum((d.dose_mg for d in doses), Decimal(0))
-    wasted = sum((d.wasted_mg for d in doses), Decimal(0))
     return SubstanceLedger(
         doses_authorized=state.doses.authorized,
         doses_started=state.doses.used,
         doses_recorded=len(doses),
-        dispensed_mg=dispensed,
-        administered_mg=administered,
-        wasted_mg=wasted,
-        unaccounted_mg=dispensed - administered - wasted,
+        **dose_totals(doses).model_dump(),
         sessions_without_dose_record=sorted(s.session_id for s in given if s.dose is None),
     )

@@ -12,6 +12,7 @@ progress or completed), and a session given without a dose on record is named.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -19,7 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from database.pgtypes import Connection, Pool
-from domain.ledger import DOSE_GIVEN_STATUSES, SubstanceLedger
+from domain.commands import DoseGiven
+from domain.ledger import DOSE_GIVEN_STATUSES, DoseTotals, SubstanceLedger, dose_totals
 from domain.vocabulary import AdverseEventOutcome, AdverseEventSeverity, Seriousness
 
 # The statuses of a session whose dose was given, as `domain.ledger` counts them.
@@ -198,34 +200,32 @@ SELECT journey_id, client_id, session_id, dose_number, started_at, dose_mg, rout
 """
 
 
+def _dose(row: Mapping[str, object]) -> DoseGiven | None:
+    """The dose on record in a session's row (None: none recorded)."""
+    if row["dose_mg"] is None:
+        return None
+    fields = ("dose_mg", "route", "lot", "dispensed_mg", "wasted_mg")
+    return DoseGiven.model_validate({name: row[name] for name in fields})
+
+
 def _session(row: dict[str, object]) -> SubstanceSession:
-    recorded = row["dose_mg"] is not None
-    unaccounted = None
-    if recorded:
-        dispensed, dose, wasted = (row["dispensed_mg"], row["dose_mg"], row["wasted_mg"])
-        assert isinstance(dispensed, Decimal) and isinstance(dose, Decimal)
-        assert isinstance(wasted, Decimal)
-        unaccounted = dispensed - dose - wasted
+    dose = _dose(row)
+    unaccounted = None if dose is None else dose_totals([dose]).unaccounted_mg
     return SubstanceSession.model_validate({**row, "unaccounted_mg": unaccounted})
 
 
-def _total(sessions: list[SubstanceSession], field: str) -> Decimal:
-    return sum((getattr(s, field) or ZERO for s in sessions), ZERO)
+def _totals(sessions: list[SubstanceSession]) -> DoseTotals:
+    doses = [_dose(s.model_dump()) for s in sessions]
+    return dose_totals(d for d in doses if d is not None)
 
 
 def _journey(row: dict[str, object], sessions: list[SubstanceSession]) -> SubstanceJourney:
     recorded = [s for s in sessions if s.dose_mg is not None]
-    dispensed = _total(recorded, "dispensed_mg")
-    administered = _total(recorded, "dose_mg")
-    wasted = _total(recorded, "wasted_mg")
     return SubstanceJourney.model_validate(
         {
             **row,
             "doses_recorded": len(recorded),
-            "dispensed_mg": dispensed,
-            "administered_mg": administered,
-            "wasted_mg": wasted,
-            "unaccounted_mg": dispensed - administered - wasted,
+            **_totals(recorded).model_dump(),
             "sessions_without_dose_record": sorted(
                 s.session_id for s in sessions if s.dose_mg is None
             ),
@@ -302,19 +302,7 @@ def _lots(sessions: list[SubstanceSession]) -> list[LotTotal]:
             by_lot[s.lot].append(s)
     lots = []
     for lot, given in sorted(by_lot.items()):
-        dispensed = _total(given, "dispensed_mg")
-        administered = _total(given, "dose_mg")
-        wasted = _total(given, "wasted_mg")
-        lots.append(
-            LotTotal(
-                lot=lot,
-                doses=len(given),
-                dispensed_mg=dispensed,
-                administered_mg=administered,
-                wasted_mg=wasted,
-                unaccounted_mg=dispensed - administered - wasted,
-            )
-        )
+        lots.append(LotTotal(lot=lot, doses=len(given), **_totals(given).model_dump()))
     return lots
 
 
