@@ -93,6 +93,15 @@ class DoseGiven(BaseModel):
         return self.dose_mg + self.wasted_mg if self.dispensed_mg is None else self.dispensed_mg
 
 
+class HeldOver(BaseModel):
+    """The safety hold the client's last journey closed on: the new journey starts held."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    journey_id: OpaqueId
+    reason: ReasonCode
+
+
 class StartJourney(_Command):
     type: Literal["start_journey"] = "start_journey"
     journey_id: OpaqueId  # this journey's own id (its event stream); a client may have several
@@ -100,7 +109,10 @@ class StartJourney(_Command):
     therapist_id: OpaqueId
     prescriber_id: OpaqueId
     clinic_id: OpaqueId = "default"
+    # Both set by the engine, never by the caller: the clinic's current protocol, and the hold
+    # the client's last journey closed on.
     protocol: NewProtocol = Field(default_factory=Protocol)
+    held_over: HeldOver | None = None
 
 
 class RecordScreening(_Command):

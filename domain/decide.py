@@ -82,6 +82,7 @@ _ROLE_NOUNS = {
     Role.PRESCRIBER: "a prescriber",
     Role.OPS: "ops",
     Role.SYSTEM: "the engine",
+    Role.CLINICAL_LEAD: "the clinical lead",
 }
 
 
@@ -784,7 +785,8 @@ def decide(
     if state is None:
         if not isinstance(command, c.StartJourney):
             return _no(RejectionCode.NOT_STARTED, "this journey has not been started")
-        return [
+        meta = _meta(command, now)
+        started: list[Event] = [
             ev.JourneyStarted(
                 journey_id=command.journey_id,
                 client_id=command.client_id,
@@ -792,9 +794,14 @@ def decide(
                 prescriber_id=command.prescriber_id,
                 clinic_id=command.clinic_id,
                 protocol=command.protocol,
-                **_meta(command, now),
+                **meta,
             )
         ]
+        if command.held_over is not None:
+            source = SafetyHoldSource.PREVIOUS_JOURNEY
+            reason = command.held_over.reason
+            started.append(ev.SafetyHoldRaised(source=source, reason=reason, **meta))
+        return started
     if isinstance(command, c.StartJourney):
         return _no(RejectionCode.ALREADY_STARTED, "this client's journey has already started")
     if state.closed_reason is not None:

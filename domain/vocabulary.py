@@ -54,6 +54,7 @@ class Role(StrEnum):
     PRESCRIBER = "prescriber"
     OPS = "ops"
     SYSTEM = "system"  # the engine itself (timers) or a partner system (prescriber's EHR)
+    CLINICAL_LEAD = "clinical_lead"  # the medical director: governs the clinic's protocol
 
 
 class SessionMode(StrEnum):
@@ -94,6 +95,7 @@ class SafetyHoldSource(StrEnum):
     CLINICIAN = "clinician"
     ADVERSE_EVENT = "adverse_event"
     INSTRUMENT = "instrument"
+    PREVIOUS_JOURNEY = "previous_journey"  # the client's last journey closed on a hold
 
 
 class AdverseEventSeverity(StrEnum):
