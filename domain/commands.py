@@ -35,8 +35,10 @@ from domain.vocabulary import (
     OpaqueId,
     PlainText,
     ReasonCode,
+    Role,
     Seriousness,
     SessionMode,
+    VisitKind,
 )
 
 Goal = Annotated[
@@ -275,6 +277,30 @@ class CancelSession(_Command):
     reason: ReasonCode = "rescheduled"
 
 
+class ScheduleVisit(_Command):
+    """Book a preparation, integration or prescriber follow-up visit: the client is reminded."""
+
+    type: Literal["schedule_visit"] = "schedule_visit"
+    visit_id: OpaqueId
+    kind: VisitKind
+    scheduled_at: AwareDatetime
+
+
+class CancelVisit(_Command):
+    type: Literal["cancel_visit"] = "cancel_visit"
+    visit_id: OpaqueId
+    reason: ReasonCode = "rescheduled"
+
+
+class ReassignClinician(_Command):
+    """Ops move the client to another therapist or prescriber of the clinic (cover, leave)."""
+
+    type: Literal["reassign_clinician"] = "reassign_clinician"
+    role: Literal[Role.THERAPIST, Role.PRESCRIBER]
+    clinician_id: OpaqueId
+    reason: ReasonCode = "cover"
+
+
 class CompleteIntegration(_Command):
     type: Literal["complete_integration"] = "complete_integration"
     note_ref: OpaqueId | None = None  # psychotherapy notes live apart; only a reference here
@@ -356,6 +382,9 @@ Command = Annotated[
     | AmendSessionRecord
     | ReportAdverseEvent
     | CancelSession
+    | ScheduleVisit
+    | CancelVisit
+    | ReassignClinician
     | CompleteIntegration
     | RecordPrescriberFollowUp
     | RaiseSafetyHold

@@ -30,6 +30,8 @@ from domain.vocabulary import (
     SessionMode,
     SessionStatus,
     Stage,
+    VisitKind,
+    VisitStatus,
 )
 
 Decision = list[Event] | Rejection
@@ -270,8 +272,27 @@ def _complete_preparation(
 # --- dosing -------------------------------------------------------------------------------
 
 
+def _follow_up_blocker(s: JourneyState, at: datetime, rules: Rules) -> Rejection | None:
+    """A dose at `at` would come after the prescriber follow-up's due date, still unrecorded
+    (Journey Clinical: a follow-up about 30 days after approval before treatment continues)."""
+    rx = s.prescription
+    if not rules.course_governance or rx is None or rx.follow_up_done:
+        return None
+    if at >= rx.follow_up_due_at:
+        return _not_now(
+            f"the prescriber follow-up is due by {rx.follow_up_due_at:%Y-%m-%d}: no dose after"
+            " that date until the prescriber records it"
+        )
+    return None
+
+
 def _dosing_blocker(s: JourneyState) -> Rejection | None:
     """What stops dosing now, whatever the session (shared by scheduling and starting)."""
+    if s.stopping is not None:
+        return _not_now(
+            f"the course is stopping ({s.stopping.reason.value}): no more doses; the"
+            " prescriber's discharge follow-up closes it"
+        )
     if s.safety_hold is not None:
         return _not_now("the journey is on a safety hold: a clinician must clear it first")
     if s.paused:
@@ -306,6 +327,9 @@ def _schedule_dosing(
         return _invalid("the session must be scheduled in the future")
     if cmd.scheduled_at >= s.prescription.expires_at:
         return _not_now("the prescription expires before that session")
+    late = _follow_up_blocker(s, cmd.scheduled_at, rules)
+    if late is not None:
+        return late
     if s.last_dose_started_at is not None:
         earliest = s.last_dose_started_at + timedelta(hours=s.protocol.min_hours_between_doses)
         if cmd.scheduled_at < earliest:
@@ -335,6 +359,9 @@ def _start_dosing(s: JourneyState, cmd: c.StartDosing, now: datetime, rules: Rul
         return blocker
     if not s.prescription_valid_at(now):
         return _not_now("the prescription has expired")
+    late = _follow_up_blocker(s, now, rules)
+    if late is not None:
+        return late
     if s.session_in_progress() is not None:
         return _not_now("another dosing session is in progress")
     early = timedelta(minutes=s.protocol.early_start_minutes)
@@ -537,7 +564,7 @@ def _sign_record(
     meta = _meta(cmd, now)
     out: list[Event] = [ev.SessionRecordSigned(session_id=cmd.session_id, **meta)]
     unsigned = [r for r in s.unsigned_records() if r.session_id != cmd.session_id]
-    if rules.session_safety and not unsigned and s.stage is Stage.COMPLETED:
+    if rules.session_safety and not unsigned and s.stage is Stage.COMPLETED and s.stopping is None:
         out += _close(s, meta, ClosedReason.COMPLETED, "course_complete")
     return out
 
@@ -630,7 +657,11 @@ def _complete_integration(
             note_ref=cmd.note_ref, doses_integrated=s.doses_since_integration, **meta
         )
     ]
-    if _course_complete(s) and not (rules.session_safety and s.unsigned_records()):
+    if (
+        _course_complete(s)
+        and s.stopping is None
+        and not (rules.session_safety and s.unsigned_records())
+    ):
         # With session records still to sign, the course closes when the last one is signed.
         out += _close(s, meta, ClosedReason.COMPLETED, "course_complete")
     return out
@@ -648,13 +679,34 @@ def _follow_up(
     rx = s.prescription
     if rx is None:
         return _not_now("the follow-up comes after medication is approved")
-    if rx.follow_up_done:
-        return _not_now("the prescriber follow-up is already recorded")
     if s.session_in_progress() is not None:
         return _not_now("a dosing session is in progress")
+    meta = _meta(cmd, now)
+    if rules.course_governance and s.stopping is not None:
+        # The discharge follow-up: it closes the stopping course.
+        if cmd.outcome is not FollowUpOutcome.DISCONTINUE:
+            return _not_now("the course is stopping: record the discharge follow-up as discontinue")
+        return [
+            ev.PrescriberFollowUpRecorded(
+                outcome=cmd.outcome, additional_doses=0, expires_at=None, **meta
+            ),
+            *_close(s, meta, s.stopping.reason, s.stopping.detail),
+        ]
+    if rx.follow_up_done:
+        return _not_now("the prescriber follow-up is already recorded")
     if not _stage_is(s, Stage.DOSING, Stage.INTEGRATION, Stage.PRESCRIBER_FOLLOW_UP):
         return _not_now("the follow-up comes after preparation")
-    meta = _meta(cmd, now)
+    if rules.course_governance and s.doses.used == 0:
+        return _not_now(
+            "the follow-up reviews the doses given: it comes after the first dose (to stop"
+            " before any dose, discharge the client)"
+        )
+    if (
+        rules.course_governance
+        and s.safety_hold is not None
+        and cmd.outcome is not FollowUpOutcome.DISCONTINUE
+    ):
+        return _not_now(_ON_HOLD)
     if cmd.outcome is FollowUpOutcome.DISCONTINUE:
         return [
             ev.PrescriberFollowUpRecorded(
@@ -705,16 +757,117 @@ def _resume(s: JourneyState, cmd: c.Resume, now: datetime, rules: Rules) -> Deci
     return [ev.JourneyResumed(**_meta(cmd, now))]
 
 
-def _withdraw(s: JourneyState, cmd: c.Withdraw, now: datetime, rules: Rules) -> Decision:
+# A stopping course's discharge follow-up is late after this many days.
+DISCHARGE_FOLLOW_UP_DAYS = 7
+
+
+def _stop(
+    s: JourneyState,
+    cmd: c.Withdraw | c.Discharge,
+    now: datetime,
+    rules: Rules,
+    reason: ClosedReason,
+) -> Decision:
+    """Close the journey; after a dose, unless the prescriber stops it, the course stops first
+    and closes at the prescriber's discharge follow-up."""
     if s.session_in_progress() is not None:
         return _not_now("a dosing session is in progress: complete the discharge assessment first")
-    return _close(s, _meta(cmd, now), ClosedReason.WITHDRAWN, cmd.reason)
+    meta = _meta(cmd, now)
+    if not rules.course_governance or s.doses.used == 0 or cmd.actor.role is Role.PRESCRIBER:
+        return _close(s, meta, reason, cmd.reason)
+    if s.stopping is not None:
+        return _not_now(
+            "the course is already stopping: the prescriber's discharge follow-up closes it"
+        )
+    due_at = now + timedelta(days=DISCHARGE_FOLLOW_UP_DAYS)
+    return [
+        *_cancel_open_sessions(s, meta, "course_stopping"),
+        ev.CourseStopping(reason=reason, detail=cmd.reason, follow_up_due_at=due_at, **meta),
+    ]
+
+
+def _withdraw(s: JourneyState, cmd: c.Withdraw, now: datetime, rules: Rules) -> Decision:
+    return _stop(s, cmd, now, rules, ClosedReason.WITHDRAWN)
 
 
 def _discharge(s: JourneyState, cmd: c.Discharge, now: datetime, rules: Rules) -> Decision:
-    if s.session_in_progress() is not None:
-        return _not_now("a dosing session is in progress: complete the discharge assessment first")
-    return _close(s, _meta(cmd, now), ClosedReason.DISCHARGED, cmd.reason)
+    return _stop(s, cmd, now, rules, ClosedReason.DISCHARGED)
+
+
+# --- visits and assignments ---------------------------------------------------------------
+
+_VISIT_BOOKERS: dict[VisitKind, frozenset[Role]] = {
+    VisitKind.PREPARATION: frozenset({Role.THERAPIST, Role.OPS}),
+    VisitKind.INTEGRATION: frozenset({Role.THERAPIST, Role.OPS}),
+    VisitKind.PRESCRIBER_FOLLOW_UP: frozenset({Role.PRESCRIBER, Role.OPS}),
+}
+
+
+def _visit_owed(s: JourneyState, kind: VisitKind) -> str | None:
+    """Why a visit of `kind` cannot be booked now; None when it can."""
+    if kind is VisitKind.PREPARATION:
+        if s.stage is not Stage.PREPARATION and not (
+            s.stage is Stage.MEDICATION_REVIEW and s.intake_at is not None
+        ):
+            return "preparation visits are booked from the prescriber's intake until the first dose"
+    elif kind is VisitKind.INTEGRATION:
+        if s.doses.used == 0 and not s.sessions:
+            return "integration visits follow a dosing session: schedule one first"
+    else:
+        rx = s.prescription
+        if rx is None:
+            return "the prescriber follow-up comes after medication is approved"
+        if rx.follow_up_done and s.stopping is None:
+            return "the prescriber follow-up is already recorded"
+    return None
+
+
+def _schedule_visit(s: JourneyState, cmd: c.ScheduleVisit, now: datetime, rules: Rules) -> Decision:
+    if cmd.actor.role not in _VISIT_BOOKERS[cmd.kind]:
+        booker = (
+            "the prescriber or ops"
+            if cmd.kind is VisitKind.PRESCRIBER_FOLLOW_UP
+            else ("the therapist or ops")
+        )
+        return _no(RejectionCode.FORBIDDEN_ROLE, f"{booker} book {cmd.kind.value} visits")
+    if cmd.visit_id in s.visits:
+        return _invalid(f"visit id {cmd.visit_id} is already used in this journey")
+    if cmd.scheduled_at <= now:
+        return _invalid("the visit must be scheduled in the future")
+    if s.paused:
+        return _not_now("the journey is paused: resume it first")
+    why = _visit_owed(s, cmd.kind)
+    if why is not None:
+        return _not_now(why)
+    return [
+        ev.VisitScheduled(
+            visit_id=cmd.visit_id, kind=cmd.kind, scheduled_at=cmd.scheduled_at, **_meta(cmd, now)
+        )
+    ]
+
+
+def _cancel_visit(s: JourneyState, cmd: c.CancelVisit, now: datetime, rules: Rules) -> Decision:
+    visit = s.visits.get(cmd.visit_id)
+    if visit is None:
+        return _invalid(f"there is no visit {cmd.visit_id} in this journey")
+    if visit.status is not VisitStatus.SCHEDULED:
+        return _not_now(f"visit {cmd.visit_id} is {visit.status.value}: it cannot be cancelled")
+    return [ev.VisitCancelled(visit_id=cmd.visit_id, reason=cmd.reason, **_meta(cmd, now))]
+
+
+def _reassign(s: JourneyState, cmd: c.ReassignClinician, now: datetime, rules: Rules) -> Decision:
+    current = s.therapist_id if cmd.role is Role.THERAPIST else s.prescriber_id
+    if cmd.clinician_id == current:
+        return _invalid(f"{cmd.clinician_id} is already this client's {cmd.role.value}")
+    return [
+        ev.ClinicianReassigned(
+            role=cmd.role,
+            clinician_id=cmd.clinician_id,
+            previous_id=current,
+            reason=cmd.reason,
+            **_meta(cmd, now),
+        )
+    ]
 
 
 def _ended_outside(
@@ -733,6 +886,71 @@ def _due_reached(s: JourneyState, cmd: c.RecordDueReached, now: datetime, rules:
             return [ev.DueReached(kind=cmd.kind, ref=cmd.ref, due_at=cmd.due_at, **meta)]
     return _not_now(f"{cmd.kind.value} for {cmd.ref} is no longer due")
 
+
+_ON_HOLD = (
+    "the journey is on a safety hold: until a clinician clears it, only assessment, clearing"
+    " the hold, pausing and withdrawal are accepted"
+)
+# What a safety hold stops: every step that moves the course on. What a hold lets through is
+# assessment, the hold itself, pause, withdrawal and discharge, and the record of what already
+# happened (a session in progress is monitored and discharged; records are signed).
+HOLD_STOPS = frozenset(
+    {
+        "complete_consultation",
+        "record_medical_clearance",
+        "refer_to_prescriber",
+        "schedule_prescriber_intake",
+        "approve_medication",
+        "complete_preparation",
+        "schedule_dosing",
+        "start_dosing",
+        "complete_integration",
+    }
+)
+# Everything else, named so that a new decision must be placed on one side (a test checks).
+HOLD_ALLOWS = frozenset(
+    {
+        "record_screening",
+        "record_consent",  # a signature already given, on record
+        "raise_safety_hold",
+        "clear_safety_hold",
+        "pause",
+        "resume",
+        "withdraw",
+        "discharge",
+        "decline_medication",
+        "record_prescriber_follow_up",  # discontinue only (checked by its rule)
+        "acknowledge_referral",
+        "record_referral_rejected",
+        "record_chaperone_check_in",
+        "record_session_monitoring",
+        "record_dose",
+        "grant_discharge_exception",
+        "complete_dosing",
+        "sign_session_record",
+        "amend_session_record",
+        "report_adverse_event",
+        "cancel_session",
+        "schedule_visit",  # a visit is where the hold is assessed
+        "cancel_visit",
+        "reassign_clinician",
+        "record_due_reached",
+        "record_ended_outside",
+    }
+)
+# What a stopping course no longer does: move towards more treatment.
+_STOPPING_STOPS = frozenset(
+    {
+        "complete_consultation",
+        "record_medical_clearance",
+        "refer_to_prescriber",
+        "schedule_prescriber_intake",
+        "approve_medication",
+        "complete_preparation",
+        "schedule_dosing",
+        "start_dosing",
+    }
+)
 
 C = TypeVar("C")
 _Handler = Callable[[JourneyState, Any, datetime, Rules], Decision]
@@ -760,6 +978,9 @@ _HANDLERS: dict[str, _Handler] = {
     "amend_session_record": _amend_record,
     "report_adverse_event": _report_adverse_event,
     "cancel_session": _cancel_session,
+    "schedule_visit": _schedule_visit,
+    "cancel_visit": _cancel_visit,
+    "reassign_clinician": _reassign,
     "complete_integration": _complete_integration,
     "record_prescriber_follow_up": _follow_up,
     "raise_safety_hold": _raise_hold,
@@ -808,5 +1029,12 @@ def decide(
         return _no(
             RejectionCode.CLOSED,
             f"this journey is closed ({state.closed_reason.value}): it accepts no more decisions",
+        )
+    if rules.course_governance and state.safety_hold is not None and command.type in HOLD_STOPS:
+        return _not_now(_ON_HOLD)
+    if rules.course_governance and state.stopping is not None and command.type in _STOPPING_STOPS:
+        return _not_now(
+            f"the course is stopping ({state.stopping.reason.value}): the prescriber's discharge"
+            " follow-up closes it"
         )
     return _HANDLERS[command.type](state, command, now, rules)

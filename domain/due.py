@@ -78,11 +78,18 @@ def _candidates(state: JourneyState, rules: Rules) -> list[DueItem]:
             ref,
         )
         add(DueKind.INTEGRATION_OVERDUE, start + timedelta(days=p.integration_window_days), ref)
+    for visit in state.scheduled_visits():
+        if visit.scheduled_at - lead > visit.scheduled_on:
+            add(DueKind.VISIT_REMINDER, visit.scheduled_at - lead, visit.visit_id)
     rx = state.prescription
-    if rx is not None and not rx.follow_up_done:
-        add(DueKind.PRESCRIBER_FOLLOW_UP, rx.follow_up_due_at, "follow_up")
-    if rx is not None and state.doses.remaining > 0:
-        add(DueKind.PRESCRIPTION_EXPIRY, rx.expires_at, "prescription")
+    if state.stopping is not None:
+        # No more doses: the discharge follow-up replaces the course's follow-up and expiry.
+        add(DueKind.DISCHARGE_FOLLOW_UP, state.stopping.follow_up_due_at, "discharge_follow_up")
+    else:
+        if rx is not None and not rx.follow_up_done:
+            add(DueKind.PRESCRIBER_FOLLOW_UP, rx.follow_up_due_at, "follow_up")
+        if rx is not None and state.doses.remaining > 0:
+            add(DueKind.PRESCRIPTION_EXPIRY, rx.expires_at, "prescription")
     anchor = max(state.last_activity_at, state.last_nudge_at or state.last_activity_at)
     add(DueKind.INACTIVITY_NUDGE, anchor + timedelta(days=p.inactivity_nudge_days), "inactivity")
     return items
@@ -120,6 +127,8 @@ def _unresolved_escalation(state: JourneyState, kind: DueKind, ref: str, rules: 
         return state.referral_sent_at is not None and state.intake_at is None
     if kind is DueKind.PRESCRIBER_FOLLOW_UP:
         return state.prescription is not None and not state.prescription.follow_up_done
+    if kind is DueKind.DISCHARGE_FOLLOW_UP:
+        return state.stopping is not None
     return False
 
 

@@ -27,9 +27,11 @@ from domain.vocabulary import (
     ObservedLevel,
     OpaqueId,
     ReasonCode,
+    Role,
     SafetyHoldSource,
     Seriousness,
     SessionMode,
+    VisitKind,
 )
 
 
@@ -215,6 +217,40 @@ class PrescriberFollowUpRecorded(_Event):
     expires_at: AwareDatetime | None
 
 
+class CourseStopping(_Event):
+    """The client withdrew or was discharged after a dose: no more doses; the journey closes
+    with `reason` when the prescriber records the discharge follow-up (due by
+    `follow_up_due_at`)."""
+
+    type: Literal["course_stopping"] = "course_stopping"
+    reason: ClosedReason
+    detail: ReasonCode | None = None
+    follow_up_due_at: AwareDatetime
+
+
+class VisitScheduled(_Event):
+    type: Literal["visit_scheduled"] = "visit_scheduled"
+    visit_id: OpaqueId
+    kind: VisitKind
+    scheduled_at: AwareDatetime
+
+
+class VisitCancelled(_Event):
+    type: Literal["visit_cancelled"] = "visit_cancelled"
+    visit_id: OpaqueId
+    reason: ReasonCode
+
+
+class ClinicianReassigned(_Event):
+    """Ops moved the client to another therapist or prescriber (cover, leave)."""
+
+    type: Literal["clinician_reassigned"] = "clinician_reassigned"
+    role: Role
+    clinician_id: OpaqueId
+    previous_id: OpaqueId
+    reason: ReasonCode
+
+
 class SafetyHoldRaised(_Event):
     type: Literal["safety_hold_raised"] = "safety_hold_raised"
     source: SafetyHoldSource
@@ -277,6 +313,10 @@ Event = Annotated[
     | DosingSessionCancelled
     | IntegrationCompleted
     | PrescriberFollowUpRecorded
+    | CourseStopping
+    | VisitScheduled
+    | VisitCancelled
+    | ClinicianReassigned
     | SafetyHoldRaised
     | SafetyHoldCleared
     | JourneyPaused

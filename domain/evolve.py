@@ -19,6 +19,8 @@ from domain.state import (
     MonitoringReading,
     Prescription,
     SafetyHold,
+    Stopping,
+    Visit,
 )
 from domain.vocabulary import (
     AdverseEventSeverity,
@@ -28,6 +30,8 @@ from domain.vocabulary import (
     Role,
     SessionStatus,
     Stage,
+    VisitKind,
+    VisitStatus,
 )
 
 
@@ -56,6 +60,15 @@ def _pre_dose(at: Any, vitals: Any) -> MonitoringReading:
 
 def _with_session(session: DosingSession, **changes: Any) -> dict[str, DosingSession]:
     return {session.session_id: session.model_copy(update=changes)}
+
+
+def _visit_done(state: JourneyState, kind: VisitKind) -> dict[str, Any]:
+    """The soonest booked visit of `kind` is the one the decision recorded."""
+    booked = state.scheduled_visits(kind)
+    if not booked:
+        return {}
+    done = booked[0].model_copy(update={"status": VisitStatus.DONE})
+    return {"visits": {**state.visits, done.visit_id: done}}
 
 
 def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
@@ -114,7 +127,11 @@ def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
         case ev.PreparationCompleted(sessions_completed=count):
             ready = count >= state.protocol.preparation_sessions_required
             stage = Stage.DOSING if ready and state.stage is Stage.PREPARATION else state.stage
-            return {"preparation_sessions": count, "stage": stage}
+            return {
+                "preparation_sessions": count,
+                "stage": stage,
+                **_visit_done(state, VisitKind.PREPARATION),
+            }
         case ev.DosingSessionScheduled():
             session = DosingSession(
                 session_id=event.session_id,
@@ -223,6 +240,7 @@ def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
                 "first_unintegrated_at": None,
                 "first_unintegrated_ref": None,
                 "stage": _stage_after_integration(integrated),
+                **_visit_done(state, VisitKind.INTEGRATION),
             }
         case ev.PrescriberFollowUpRecorded(additional_doses=additional):
             if state.prescription is None:
@@ -235,7 +253,26 @@ def _apply(state: JourneyState, event: Event) -> dict[str, Any]:
                 authorized=state.doses.authorized + additional, used=state.doses.used
             )
             stage = Stage.INTEGRATION if state.doses_since_integration > 0 else Stage.DOSING
-            return {"prescription": prescription, "doses": doses, "stage": stage}
+            return {
+                "prescription": prescription,
+                "doses": doses,
+                "stage": stage,
+                **_visit_done(state, VisitKind.PRESCRIBER_FOLLOW_UP),
+            }
+        case ev.CourseStopping(reason=reason, detail=detail, follow_up_due_at=due_at):
+            stopping = Stopping(
+                reason=reason, detail=detail, since=event.occurred_at, follow_up_due_at=due_at
+            )
+            return {"stopping": stopping}
+        case ev.VisitScheduled(visit_id=vid, kind=kind, scheduled_at=at):
+            visit = Visit(visit_id=vid, kind=kind, scheduled_at=at, scheduled_on=event.occurred_at)
+            return {"visits": {**state.visits, vid: visit}}
+        case ev.VisitCancelled(visit_id=vid):
+            dropped = state.visits[vid].model_copy(update={"status": VisitStatus.CANCELLED})
+            return {"visits": {**state.visits, vid: dropped}}
+        case ev.ClinicianReassigned(role=role, clinician_id=clinician_id):
+            field = "therapist_id" if role is Role.THERAPIST else "prescriber_id"
+            return {field: clinician_id}
         case ev.SafetyHoldRaised(source=source, reason=reason):
             hold = SafetyHold(
                 source=source, reason=reason, raised_at=event.occurred_at, raised_by=event.actor

@@ -17,7 +17,7 @@ from domain.events import Event
 from domain.instruments import spec_of
 from domain.rules import CURRENT, Rules
 from domain.state import JourneyState
-from domain.vocabulary import AdverseEventSeverity, ClosedReason, DueKind
+from domain.vocabulary import AdverseEventSeverity, ClosedReason, DueKind, Role
 
 
 class Recipient(StrEnum):
@@ -50,6 +50,9 @@ class Template(StrEnum):
     SCREENING_REVIEW_NEEDED = "screening_review_needed"  # therapist, prescriber: moderate risk
     MONITORING_RECORD_OVERDUE = "monitoring_record_overdue"  # therapist, ops: not signed in time
     ALERT_UNDELIVERED = "alert_undelivered"  # ops, urgent: no channel reached a clinician
+    # The course as the clinic governs it (docs/pathway.md, "Governing the course")
+    DISCHARGE_FOLLOW_UP_DUE = "discharge_follow_up_due"  # prescriber (+ ops when late)
+    CLIENT_ASSIGNED = "client_assigned"  # the clinician a client was reassigned to
     # After a completed course (workflows/followups.py)
     SURVEY_INVITATION = "survey_invitation"  # client: a short check-in, answer by a time
     SURVEY_REMINDER = "survey_reminder"  # client: the check-in is still open
@@ -86,6 +89,9 @@ class Notice(BaseModel):
 def _appointment_time(state: JourneyState, kind: DueKind, ref: str) -> AwareDatetime | None:
     if kind is DueKind.INTAKE_REMINDER:
         return state.intake_at
+    if kind is DueKind.VISIT_REMINDER:
+        visit = state.visits.get(ref)
+        return visit.scheduled_at if visit else None
     session = state.sessions.get(ref)
     return session.scheduled_at if session else None
 
@@ -111,6 +117,11 @@ _DUE: dict[DueKind, list[tuple[Recipient, Template, bool]]] = {
     DueKind.MONITORING_RECORD: [
         (Recipient.THERAPIST, Template.MONITORING_RECORD_OVERDUE, False),
         (Recipient.OPS, Template.MONITORING_RECORD_OVERDUE, False),
+    ],
+    DueKind.VISIT_REMINDER: [(Recipient.CLIENT, Template.APPOINTMENT_REMINDER, False)],
+    DueKind.DISCHARGE_FOLLOW_UP: [
+        (Recipient.PRESCRIBER, Template.DISCHARGE_FOLLOW_UP_DUE, True),
+        (Recipient.OPS, Template.DISCHARGE_FOLLOW_UP_DUE, False),
     ],
 }
 # Under the session-safety rules a missed check-in reaches the prescriber too.
@@ -188,7 +199,15 @@ def notices(
             case ev.ReferralRejected():
                 add(event_id, Recipient.THERAPIST, Template.REFERRAL_REJECTED, False)
                 add(event_id, Recipient.OPS, Template.REFERRAL_REJECTED, False)
-            case ev.JourneyClosed(reason=ClosedReason.WITHDRAWN):
+            case ev.CourseStopping():
+                add(event_id, Recipient.PRESCRIBER, Template.DISCHARGE_FOLLOW_UP_DUE, False)
+            case ev.ClinicianReassigned(role=role):
+                to = Recipient.THERAPIST if role is Role.THERAPIST else Recipient.PRESCRIBER
+                add(event_id, to, Template.CLIENT_ASSIGNED, False)
+            case ev.JourneyClosed(reason=ClosedReason.WITHDRAWN) if not (
+                rules.course_governance and event.actor.role is Role.PRESCRIBER
+            ):
+                # A prescriber closing it has just held the discharge visit themselves.
                 add(event_id, Recipient.PRESCRIBER, Template.CLIENT_WITHDRAWN, False)
             case ev.JourneyClosed(reason=ClosedReason.ENDED_OUTSIDE):
                 add(event_id, Recipient.OPS, Template.JOURNEY_ENDED_OUTSIDE, True)

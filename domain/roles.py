@@ -30,6 +30,10 @@ ALLOWED_ROLES: dict[str, frozenset[Role]] = {
     "amend_session_record": frozenset({T, P}),
     "report_adverse_event": frozenset({T, P}),
     "cancel_session": frozenset({T, OPS}),
+    # Therapists book their own visits, the prescriber the follow-up, ops any (decide checks).
+    "schedule_visit": frozenset({T, P, OPS}),
+    "cancel_visit": frozenset({T, P, OPS}),
+    "reassign_clinician": frozenset({OPS}),
     "complete_integration": frozenset({T}),
     "record_prescriber_follow_up": frozenset({P}),
     "raise_safety_hold": frozenset({T, P, OPS}),

@@ -13,7 +13,11 @@ class Rules(BaseModel):
     # Issue 12: the session's monitoring record and vitals-gated discharge, adverse events at
     # any time, alerts for BP holds, missed check-ins and moderate screening results.
     session_safety: bool = True
+    # Issue 13: the prescriber follow-up gates dosing by its date and is owed when a course
+    # stops after a dose; a safety hold stops progression.
+    course_governance: bool = True
 
 
 CURRENT = Rules()
-BEFORE_SESSION_SAFETY = Rules(session_safety=False)
+BEFORE_COURSE_GOVERNANCE = Rules(course_governance=False)
+BEFORE_SESSION_SAFETY = Rules(session_safety=False, course_governance=False)

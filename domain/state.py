@@ -19,6 +19,8 @@ from domain.vocabulary import (
     SessionStatus,
     Stage,
     Status,
+    VisitKind,
+    VisitStatus,
 )
 
 
@@ -97,6 +99,23 @@ class DosingSession(_Frozen):
         return observed[-1] if observed else None
 
 
+class Visit(_Frozen):
+    visit_id: str
+    kind: VisitKind
+    scheduled_at: AwareDatetime
+    scheduled_on: AwareDatetime  # when the decision to schedule was made
+    status: VisitStatus = VisitStatus.SCHEDULED
+
+
+class Stopping(_Frozen):
+    """A course stopping after a dose: it closes with `reason` at the discharge follow-up."""
+
+    reason: ClosedReason
+    detail: str | None
+    since: AwareDatetime
+    follow_up_due_at: AwareDatetime
+
+
 class LastDecision(_Frozen):
     type: str
     decision_id: str | None
@@ -138,6 +157,8 @@ class JourneyState(_Frozen):
     doses_since_integration: int = 0
     first_unintegrated_at: AwareDatetime | None = None
     first_unintegrated_ref: str | None = None
+    visits: dict[str, Visit] = {}
+    stopping: Stopping | None = None
 
     last_activity_at: AwareDatetime
     last_nudge_at: AwareDatetime | None = None
@@ -179,6 +200,15 @@ class JourneyState(_Frozen):
             for s in self.sessions.values()
             if s.status is SessionStatus.COMPLETED and s.record_signed_at is None
         ]
+
+    def scheduled_visits(self, kind: VisitKind | None = None) -> list[Visit]:
+        """Visits booked and not yet done or cancelled, soonest first."""
+        booked = [
+            v
+            for v in self.visits.values()
+            if v.status is VisitStatus.SCHEDULED and (kind is None or v.kind is kind)
+        ]
+        return sorted(booked, key=lambda v: (v.scheduled_at, v.visit_id))
 
     def prescription_valid_at(self, when: datetime) -> bool:
         return self.prescription is not None and when < self.prescription.expires_at

@@ -70,6 +70,20 @@ class SessionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class VisitKind(StrEnum):
+    """Appointments other than the intake and the dosing sessions."""
+
+    PREPARATION = "preparation"  # therapist
+    INTEGRATION = "integration"  # therapist
+    PRESCRIBER_FOLLOW_UP = "prescriber_follow_up"  # prescriber: mid-course or at discharge
+
+
+class VisitStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DONE = "done"  # the visit's decision was recorded (preparation, integration, follow-up)
+    CANCELLED = "cancelled"
+
+
 class Eligibility(StrEnum):
     ELIGIBLE = "eligible"
     INELIGIBLE = "ineligible"
@@ -163,6 +177,8 @@ class DueKind(StrEnum):
     INACTIVITY_NUDGE = "inactivity_nudge"
     VITALS_CHECK = "vitals_check"  # the mid-session reading is due (protocol interval)
     MONITORING_RECORD = "monitoring_record"  # the session's record is not signed in time
+    VISIT_REMINDER = "visit_reminder"  # a preparation, integration or follow-up visit is near
+    DISCHARGE_FOLLOW_UP = "discharge_follow_up"  # a stopping course's follow-up is late
 
 
 # Opaque identifiers: never a name, never PHI.

@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         notices,
         undelivered_notice,
     )
-    from domain.rules import BEFORE_SESSION_SAFETY, CURRENT, Rules
+    from domain.rules import BEFORE_COURSE_GOVERNANCE, BEFORE_SESSION_SAFETY, CURRENT, Rules
     from domain.view import JourneyView, journey_view
     from domain.vocabulary import EndedHow
     from workflows.details import current_details, not_recorded_details
@@ -73,6 +73,7 @@ NOT_RECORDED_ALERT = "not_recorded"
 # A run keeps the rules it began with: one begun before issue 12's session-safety rules (no
 # marker in its history) replays and goes on under them until it continues as new.
 SESSION_SAFETY_PATCH = "session-safety"
+COURSE_GOVERNANCE_PATCH = "course-governance"
 CLINICIANS = (Recipient.THERAPIST, Recipient.PRESCRIBER)
 
 
@@ -125,8 +126,12 @@ class JourneyWorkflow:
     def _adopt_rules(self) -> None:
         """Which rules this run decides by (`workflow.patched`: deterministic on replay)."""
         if not self._rules_adopted:
-            patched = workflow.patched(SESSION_SAFETY_PATCH)
-            self._rules = CURRENT if patched else BEFORE_SESSION_SAFETY
+            if not workflow.patched(SESSION_SAFETY_PATCH):
+                self._rules = BEFORE_SESSION_SAFETY
+            elif not workflow.patched(COURSE_GOVERNANCE_PATCH):
+                self._rules = BEFORE_COURSE_GOVERNANCE
+            else:
+                self._rules = CURRENT
             self._rules_adopted = True
 
     def _apply(self, command: Command) -> list[EventEnvelope]:

@@ -138,6 +138,7 @@ def test_follow_up_and_expiry_are_due_after_approval() -> None:
     assert rx is not None
     assert kinds(j)[DueKind.PRESCRIBER_FOLLOW_UP][0].at == rx.follow_up_due_at
     assert kinds(j)[DueKind.PRESCRIPTION_EXPIRY][0].at == rx.expires_at
+    j.dose("s1")
     new_expiry = j.now + timedelta(days=100)
     j.do("record_prescriber_follow_up", PRESCRIBER, outcome="continue", expires_at=new_expiry)
     assert DueKind.PRESCRIBER_FOLLOW_UP not in kinds(j)

@@ -303,7 +303,10 @@ def test_doses_respect_the_minimum_interval() -> None:
 
 
 def test_an_expired_prescription_stops_dosing() -> None:
-    j = Journey().prepared()
+    j = Journey().referred()
+    j.wait(days=5)  # a prescription that expires before its follow-up is due
+    j.do("approve_medication", PRESCRIBER, expires_at=j.now + timedelta(days=20))
+    j.do("complete_preparation")
     expiry = j.s.prescription.expires_at if j.s.prescription else None
     assert expiry is not None
     j.do("schedule_dosing", session_id="s1", scheduled_at=expiry - timedelta(hours=1))
