@@ -34,9 +34,10 @@ from api.errors import ApiError, from_validation_error, log
 from api.journeys import ERRORS, QUERY_TIMEOUT, ClientId, clinic_view, may_see, query_view
 from api.models import DecisionAnswer
 from domain import Command, Rejection, RejectionCode
-from domain.commands import StartJourney
+from domain.commands import ReassignClinician, StartJourney
 from domain.ids import journey_workflow_id
 from domain.view import JourneyView
+from records.assignees import is_assignable
 from records.tokens import Clinician
 from workflows.fingerprints import REUSED, decision_fingerprint
 from workflows.messages import DecisionOutcome, DecisionRequest
@@ -136,6 +137,8 @@ class _Decision:
             # answer, whoever asks.
             mine = f"this client is not assigned to this {self.clinician.role.value}"
             raise await self.refuse(Rejection(code=RejectionCode.NOT_ASSIGNED, reason=mine))
+        if isinstance(self.command, ReassignClinician):
+            await self._check_assignee(self.command)
         decided_before = await self.api.pool.fetchval(
             _DECIDED, view.journey_id, self.command.decision_id
         )
@@ -152,6 +155,12 @@ class _Decision:
                 outcome="ok",
             )
         return outcome
+
+    async def _check_assignee(self, command: ReassignClinician) -> None:
+        role, clinic = command.role, self.clinician.clinic_id
+        if not await is_assignable(self.api.pool, command.clinician_id, role, clinic):
+            reason = f"{command.clinician_id} is not a {role.value} of this clinic"
+            raise await self.refuse(Rejection(code=RejectionCode.INVALID, reason=reason))
 
     def _someone_elses(self, outcome: DecisionOutcome) -> bool:
         """The answer is another clinician's decision (a repeat that raced its first run)."""
