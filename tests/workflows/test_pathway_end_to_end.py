@@ -157,7 +157,11 @@ async def test_off_ramps_close_the_journey(
         await j.decide(
             "schedule_dosing", session_id="s2", scheduled_at=await j.now() + timedelta(3)
         )
-        await j.decide("withdraw", OPS)
+        stopping = await j.decide("withdraw", OPS)
+        # After a dose the course stops first: the prescriber's discharge follow-up closes it.
+        assert stopping.view.closed_reason is None
+        assert "discharge_follow_up" in [d.kind.value for d in stopping.view.due]
+        await j.decide("record_prescriber_follow_up", PRESCRIBER, outcome="discontinue")
     final: JourneyView = await j.handle.result()
     expected = {"withdrawn_mid_dosing": "withdrawn"}.get(off_ramp, off_ramp)
     assert final.closed_reason is not None and final.closed_reason.value == expected

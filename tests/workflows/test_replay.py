@@ -112,11 +112,39 @@ async def _session_safety_course(journeys: JourneyDriver) -> Journey:
     return j
 
 
+async def _course_governance(journeys: JourneyDriver) -> Journey:
+    # Under issue 13's rules: a booked preparation visit and its reminder, a dose, the client
+    # moved to another therapist, a withdrawal that waits for the prescriber's discharge
+    # follow-up, which comes late (overdue) and closes the journey.
+    j = await journeys.start(client_id="replay-course-governance")
+    await j.to_eligible()
+    await j.decide("refer_to_prescriber")
+    await j.decide(
+        "schedule_prescriber_intake", PRESCRIBER, scheduled_at=await j.now() + timedelta(3)
+    )
+    await j.wait(days=3)
+    expires = await j.now() + timedelta(days=120)
+    await j.decide("approve_medication", PRESCRIBER, expires_at=expires)
+    at = await j.now() + timedelta(days=3)
+    await j.decide("schedule_visit", visit_id="prep-1", kind="preparation", scheduled_at=at)
+    await j.wait(days=3)
+    await j.decide("complete_preparation")
+    await j.start_session("g1")
+    await j.monitor_and_discharge("g1")
+    await j.decide("reassign_clinician", OPS, role="therapist", clinician_id="th-2")
+    await j.decide("withdraw", OPS)
+    await j.wait(days=8)
+    await j.decide("record_prescriber_follow_up", PRESCRIBER, outcome="discontinue")
+    await j.handle.result()
+    return j
+
+
 RECORDERS = {
     "course-remote-session-discontinued": _course_before_session_safety,
     "withdrawn-after-safety-hold": _withdrawn_after_safety_hold,
     "paused-resumed-continued-as-new": _paused_resumed_continued_as_new,
     "course-session-safety": _session_safety_course,
+    "course-governance": _course_governance,
 }
 
 
