@@ -1,6 +1,6 @@
-"""After a completed course: what is due (from the caseload read model's queries,
-`projections.caseload_queries`), starting the outcome check-ins, recording their outcomes, and
-each clinician's daily digest.
+"""After a course that gave a dose (closed `completed`, or `discharged` early: the caseload read
+model's `finished_courses`): what is due, starting the outcome check-ins, recording their
+outcomes; and each clinician's daily digest.
 
 Opaque ids, instrument codes and scores (the clinical record) only: never a name, a contact
 detail or a note, in the database, the logs or a message.
@@ -31,7 +31,7 @@ from domain.followups import (
 from domain.ids import check_in_workflow_id, journey_workflow_id
 from domain.notifications import Recipient, Template
 from domain.vocabulary import Instrument, Status
-from projections.caseload_queries import completed_courses, open_journeys
+from projections.caseload_queries import finished_courses, open_journeys
 
 CHECK_IN_WORKFLOW = "FollowUpCheckIn"  # the workflow type the sweep starts
 
@@ -47,6 +47,9 @@ class _Message(BaseModel):
 
 
 class CompletedJourney(_Message):
+    """A journey whose course is over and is followed up: closed `completed`, or `discharged`
+    after a dose (the name is kept: it is in running check-ins' inputs)."""
+
     journey_id: str
     client_id: str
     therapist_id: str
@@ -66,7 +69,7 @@ class CheckInInput(_Message):
 
 class MaintenanceDue(_Message):
     journey: CompletedJourney
-    number: int  # the how-many-th interval since completion
+    number: int  # the how-many-th interval since the course ended
     due_at: AwareDatetime
 
 
@@ -170,21 +173,19 @@ class FollowUpActivities:
     async def find_due_follow_ups(self, request: SweepRequest) -> DueFollowUps:
         check_ins: list[CheckInInput] = []
         maintenance: list[MaintenanceDue] = []
-        for course in await completed_courses(self._pool):
+        for course in await finished_courses(self._pool):
             journey = CompletedJourney(
                 journey_id=course.journey_id,
                 client_id=course.client_id,
                 therapist_id=course.therapist_id,
                 clinic_id=course.clinic_id,
             )
-            completed_at = course.completed_at
+            ended_at = course.closed_at
             weeks = course.follow_up_check_in_weeks
-            for label, at in check_ins_due(completed_at, weeks, request.as_of, request.grace):
+            for label, at in check_ins_due(ended_at, weeks, request.as_of, request.grace):
                 check_ins.append(CheckInInput(journey=journey, check_in=label, due_at=at))
             interval = course.maintenance_interval_days
-            due = maintenance_due(
-                completed_at, interval, request.as_of, request.maintenance_reminders
-            )
+            due = maintenance_due(ended_at, interval, request.as_of, request.maintenance_reminders)
             if due is not None:
                 maintenance.append(MaintenanceDue(journey=journey, number=due[0], due_at=due[1]))
         started = {

@@ -1,9 +1,11 @@
 """`GET /journeys/{client_id}/outcomes`: how a client is doing, instrument by instrument.
 
-Scores from the sessions (the `outcomes` read model) and from the check-ins after a completed
-course (`follow_up_check_ins`), in time order, each with response and remission against the
-baseline as `domain.instruments` defines them; and every check-in's status (sent, answered,
-missed). Read models: a score recorded a moment ago may show a moment later.
+Scores from the sessions (the `outcomes` read model) and from the check-ins after a course that
+gave a dose (`follow_up_check_ins`), in time order, each with response and remission against the
+baseline as `domain.instruments.judge` rules them (null where they are not judged: the baseline
+itself, a baseline below 10 for PHQ-9 and GAD-7, the C-SSRS, PCL-5 remission); and every
+check-in's status (sent, answered, missed). Read models: a score recorded a moment ago may show a
+moment later.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from api.auth import CurrentClinician
 from api.context import Api
 from api.journeys import ERRORS, ClientId, visible_view
-from domain.instruments import meaningful_change, remitted
+from domain.instruments import judge
 from domain.vocabulary import Instrument
 
 router = APIRouter(tags=["journeys"])
@@ -43,8 +45,10 @@ class Measurement(_Out):
     source: Literal["session", "check_in"]
     check_in: str | None  # "week-2": a check-in after the course
     baseline: bool
-    response: bool  # against the baseline (PCL-5: a 10-point drop; others: 50%)
-    remission: bool
+    # Against the baseline (PHQ-9, GAD-7: a 50% drop from a baseline of 10 or more; PCL-5: a
+    # 10-point drop); null where not judged (the baseline itself, a baseline below 10, C-SSRS).
+    response: bool | None
+    remission: bool | None  # PHQ-9, GAD-7: below 5, from a baseline of 10 or more; else null
     risk: bool | None  # a check-in answer asked for a safety review (sessions: see the events)
 
 
@@ -114,7 +118,7 @@ async def journey_outcomes(client_id: ClientId, clinician: CurrentClinician, api
     for c in check_ins:  # after the course: judged against the course's baseline the same way
         if c.status != "answered" or c.total is None or c.band is None:
             continue
-        reference = baseline.get(c.instrument)
+        judgement = judge(c.instrument, baseline.get(c.instrument), c.total)
         series.setdefault(c.instrument, []).append(
             Measurement(
                 recorded_at=c.recorded_at,
@@ -123,9 +127,8 @@ async def journey_outcomes(client_id: ClientId, clinician: CurrentClinician, api
                 source="check_in",
                 check_in=c.check_in,
                 baseline=False,
-                response=reference is not None
-                and meaningful_change(c.instrument, reference, c.total),
-                remission=remitted(c.instrument, c.total),
+                response=judgement.response,
+                remission=judgement.remission,
                 risk=c.risk,
             )
         )

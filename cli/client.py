@@ -192,8 +192,9 @@ def _outcomes_text(outcomes: dict[str, Any]) -> str:
             m["check_in"] or ("baseline" if m["baseline"] else "session"),
             m["total"],
             m["band"],
-            "yes" if m["response"] else "",
-            "yes" if m["remission"] else "",
+            # Blank where not judged (a baseline, a baseline below 10, the C-SSRS).
+            {True: "yes", False: "no"}.get(m["response"], ""),
+            {True: "yes", False: "no"}.get(m["remission"], ""),
             "SAFETY REVIEW" if m["risk"] else "",
         )
         for i in outcomes["instruments"]

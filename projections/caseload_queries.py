@@ -1,7 +1,7 @@
-"""The caseload read model's reads: what `GET /caseload` lists, the completed courses the
-follow-up sweep starts check-ins for, the open journeys of the daily digest and of the
-reconciler. The table's columns are `projections.caseload.COLUMNS`; nothing outside
-`projections/` queries it.
+"""The caseload read model's reads: what `GET /caseload` lists, the finished courses the
+follow-up sweep starts check-ins for (completed or discharged after a dose), the open journeys
+of the daily digest and of the reconciler. The table's columns are
+`projections.caseload.COLUMNS`; nothing outside `projections/` queries it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from database.pgtypes import Connection, Pool
-from domain import JourneyState, Role, Status
+from domain import ClosedReason, JourneyState, Role, Status
 from projections.caseload import CaseloadEntry, decode_state
 
 # $1: clinic, $2: clinician (NULL: everyone's), $3: include closed journeys.
@@ -45,38 +45,49 @@ async def caseload_entries(
     return [CaseloadEntry.model_validate(dict(r)) for r in rows]
 
 
+# The closed reasons after which a course is followed up, once it gave a dose: it ran its course
+# (`completed`), or a clinician ended it early (`discharged`: the prescriber discontinued after
+# the initial doses, or a discharge) — the clients measurement-based care must keep watching.
+# Not `withdrawn` (the client withdrew: no more contact), nor the closes without a course
+# (`declined`, `not_approved`, ended outside the pathway).
+FOLLOWED_UP_REASONS: tuple[ClosedReason, ...] = (ClosedReason.COMPLETED, ClosedReason.DISCHARGED)
+
+
 @dataclass(frozen=True)
-class CompletedCourse:
-    """A completed journey that is its client's latest, with what the follow-ups need."""
+class FinishedCourse:
+    """A journey closed `completed` or `discharged` after at least one dose, that is its client's
+    latest, with what the follow-ups need."""
 
     journey_id: str
     client_id: str
     therapist_id: str
     clinic_id: str
-    completed_at: datetime
+    closed_reason: ClosedReason
+    closed_at: datetime  # when the course ended: the check-ins' and reminders' time zero
     follow_up_check_in_weeks: tuple[int, ...]
     maintenance_interval_days: int
 
 
-# Completed journeys that are their client's latest (a client who started again gets no more
-# follow-ups for the course before). Erased clients get nothing more. Client ids are per clinic:
-# a client is (clinic, client id).
-_COMPLETED = """
+# Journeys that closed for one of `FOLLOWED_UP_REASONS` ($1) after a dose was given, and are
+# their client's latest (a client who started again gets no more follow-ups for the course
+# before). Erased clients get nothing more. Client ids are per clinic: a client is (clinic,
+# client id), so one clinic's journey never stands for another's client.
+_FINISHED = """
 WITH latest AS (
     SELECT DISTINCT ON (clinic_id, client_id)
            journey_id, client_id, therapist_id, clinic_id, status, closed_reason, closed_at,
-           follow_up_check_in_weeks, maintenance_interval_days
+           doses_used, follow_up_check_in_weeks, maintenance_interval_days
       FROM caseload
      WHERE (clinic_id, client_id) IN (
          SELECT clinic_id, client_id FROM caseload
-          WHERE status = 'closed' AND closed_reason = 'completed'
+          WHERE status = 'closed' AND closed_reason = ANY($1::text[]) AND doses_used > 0
      )
      ORDER BY clinic_id, client_id, started_at DESC, journey_id DESC
 )
-SELECT journey_id, client_id, therapist_id, clinic_id, closed_at, follow_up_check_in_weeks,
-       maintenance_interval_days
+SELECT journey_id, client_id, therapist_id, clinic_id, closed_reason, closed_at,
+       follow_up_check_in_weeks, maintenance_interval_days
   FROM latest
- WHERE status = 'closed' AND closed_reason = 'completed'
+ WHERE status = 'closed' AND closed_reason = ANY($1::text[]) AND doses_used > 0
    AND NOT EXISTS (
        SELECT 1 FROM clients e
         WHERE e.clinic_id = latest.clinic_id AND e.client_id = latest.client_id
@@ -86,19 +97,22 @@ SELECT journey_id, client_id, therapist_id, clinic_id, closed_at, follow_up_chec
 """
 
 
-async def completed_courses(db: Pool | Connection) -> list[CompletedCourse]:
-    """Every client's latest journey if it completed its course (clients not erased)."""
+async def finished_courses(db: Pool | Connection) -> list[FinishedCourse]:
+    """Every client's latest journey if it closed `completed` or `discharged` after at least
+    one dose (clients not erased): the courses the check-ins and maintenance reminders follow."""
+    reasons = [reason.value for reason in FOLLOWED_UP_REASONS]
     return [
-        CompletedCourse(
+        FinishedCourse(
             journey_id=r["journey_id"],
             client_id=r["client_id"],
             therapist_id=r["therapist_id"],
             clinic_id=r["clinic_id"],
-            completed_at=r["closed_at"],
+            closed_reason=ClosedReason(r["closed_reason"]),
+            closed_at=r["closed_at"],
             follow_up_check_in_weeks=tuple(r["follow_up_check_in_weeks"]),
             maintenance_interval_days=r["maintenance_interval_days"],
         )
-        for r in await db.fetch(_COMPLETED)
+        for r in await db.fetch(_FINISHED, reasons)
     ]
 
 

@@ -1,9 +1,11 @@
-"""After a completed course: outcome check-ins, maintenance reminders and the daily digest.
+"""After a course that gave a dose: outcome check-ins, maintenance reminders; the daily digest.
 
-- `FollowUpSweep` (a daily schedule, `workflows/schedules.py`): finds completed journeys whose
-  check-ins or maintenance interval have come due (the caseload projection) and starts what is
-  missing. Idempotent: a check-in starts once (`followup-<journey id>-<check-in>`, recorded in
-  `follow_up_check_ins`), a maintenance reminder is sent once per journey and interval.
+- `FollowUpSweep` (a daily schedule, `workflows/schedules.py`): finds each client's latest
+  journey closed `completed`, or `discharged` after at least one dose (not `withdrawn`, not a
+  course that gave none; the caseload projection's `finished_courses`), whose check-ins or
+  maintenance interval have come due, and starts what is missing. Idempotent: a check-in starts
+  once (`followup-<journey id>-<check-in>`, recorded in `follow_up_check_ins`), a maintenance
+  reminder is sent once per journey and interval.
 - `FollowUpCheckIn`: invites the client to a PHQ-9 and GAD-7 check-in, reminds once a day up to
   three times, records and scores the answers (update `answer`), escalates PHQ-9 item 9 > 0 to
   the therapist at once and tells the client's survey to show crisis resources, and records
@@ -64,7 +66,7 @@ class SweepInput(_Message):
     # A check-in not started within this many days of its time is not started at all.
     grace_days: int = Field(default=7, ge=1, le=60)
     limit: int = Field(default=500, ge=1, le=2000)  # per run and kind; the rest the next day
-    # Maintenance reminders after a completed course: one per interval, this many in all.
+    # Maintenance reminders after a course: one per interval, this many in all.
     maintenance_reminders: int = Field(default=MAINTENANCE_REMINDERS, ge=0, le=100)
 
 

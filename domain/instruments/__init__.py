@@ -3,10 +3,10 @@
 by one set of rules (`scoring`).
 
 Adding an instrument is adding one spec module here (and its tests): its name is an
-`Instrument` at once; scoring, outcomes, `decide`'s baseline check, the check-ins after a
-course and the client's survey page all read the spec. Events carry instruments by name: a
-spec whose name was ever recorded stays (stored events must still read), and its name and items
-keep their meaning.
+`Instrument` at once; scoring, outcomes (`judge`: only for an `outcome` measure), `decide`'s
+baseline check, the check-ins after a course and the client's survey page all read the spec.
+Events carry instruments by name: a spec whose name was ever recorded stays (stored events must
+still read), and its name and items keep their meaning.
 """
 
 from domain.instruments.registry import (
@@ -18,8 +18,12 @@ from domain.instruments.registry import (
     specs,
 )
 from domain.instruments.scoring import (
+    NOT_JUDGED,
     InstrumentError,
+    Judgement,
     Score,
+    judge,
+    judged,
     meaningful_change,
     remitted,
     responded,
@@ -35,6 +39,7 @@ from domain.instruments.spec import (
 )
 
 __all__ = [
+    "NOT_JUDGED",
     "SPECS",
     "Band",
     "Instrument",
@@ -42,11 +47,14 @@ __all__ = [
     "InstrumentSpec",
     "ItemBand",
     "ItemRisk",
+    "Judgement",
     "Requires",
     "Score",
     "SurveyWording",
     "baseline_instruments",
     "follow_up_instruments",
+    "judge",
+    "judged",
     "meaningful_change",
     "remitted",
     "responded",

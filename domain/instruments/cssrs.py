@@ -6,7 +6,11 @@ yes (1) or no (0) to items 1–6, then item 6 asked again for the past three mon
 Triage, the most urgent first: intent, a plan or recent behaviour → high (imminent risk: a safety
 assessment is due, the journey is held); a method or past behaviour → moderate (the therapist and
 prescriber are alerted to review, no hold); a wish or thoughts → low; else none.
-Asked by a clinician, never on the client's survey page."""
+Asked by a clinician, never on the client's survey page.
+
+A screener, not an outcome measure (`outcome` False): its answers triage risk now, and no
+response, remission or change is ever judged from them (a count of yes answers measures no
+course's effect)."""
 
 from domain.instruments.spec import Band, InstrumentSpec, ItemBand, Requires
 

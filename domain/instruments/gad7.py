@@ -1,5 +1,10 @@
 """GAD-7, the Generalized Anxiety Disorder scale (Spitzer, Kroenke, Williams & Löwe, 2006; free
-to use). No single item calls for a safety assessment."""
+to use). No single item calls for a safety assessment.
+
+An outcome measure, judged like the PHQ-9: a total of 10 or more is the cut-point for
+generalized anxiety disorder (sensitivity 89%, specificity 82%: Spitzer et al., Arch Intern Med
+2006;166:1092-7), so response (a drop of 50% or more) and remission (a total below 5, the
+"minimal" band) are judged only against a baseline of 10 or more."""
 
 from domain.instruments.spec import Band, InstrumentSpec, SurveyWording
 
@@ -15,6 +20,8 @@ SPEC = InstrumentSpec(
         Band(floor=10, name="moderate"),
         Band(floor=15, name="severe"),
     ),
+    outcome=True,
+    judged_from=10,
     remission_below=5,
     baseline=True,
     follow_up=True,

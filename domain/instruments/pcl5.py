@@ -1,8 +1,10 @@
 """PCL-5, the PTSD Checklist for DSM-5 (Weathers et al., National Center for PTSD, 2013; in the
 public domain). Optional: screened when the clinic chooses, neither at baseline nor at the
 check-ins. A total at or above the protocol's cutoff (31–40, 33 by default) is a provisional
-PTSD diagnosis; a drop of 10 points is a reliable, clinically meaningful change. No single item
-calls for a safety assessment."""
+PTSD diagnosis; a drop of 10 points is a reliable, clinically meaningful change (National Center
+for PTSD, "Using the PCL-5"; a 5-10 point change is reliable, 10-20 clinically meaningful),
+judged against any baseline; it has no remission rule. No single item calls for a safety
+assessment."""
 
 from domain.instruments.spec import Band, InstrumentSpec, SurveyWording
 
@@ -16,6 +18,7 @@ SPEC = InstrumentSpec(
         Band(floor=0, name="below_threshold"),
         Band(floor=33, name="provisional_ptsd", protocol_setting="pcl5_provisional_ptsd_cutoff"),
     ),
+    outcome=True,
     reliable_change=10,
     survey=SurveyWording(
         preamble="In the past month, how much were you bothered by:",

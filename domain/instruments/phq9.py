@@ -1,6 +1,14 @@
 """PHQ-9, the Patient Health Questionnaire's depression module (Kroenke, Spitzer & Williams,
 2001; free to use). Item 9 asks about thoughts of death or self-harm: any answer above "not at
-all" calls for a safety assessment."""
+all" calls for a safety assessment.
+
+An outcome measure. A total of 10 or more is the cut-point for major depression (sensitivity
+and specificity 88%: Kroenke, Spitzer & Williams, J Gen Intern Med 2001;16:606-13), the usual
+entry threshold of depression outcome studies: response (a drop of 50% or more) and remission (a
+total below 5, the "minimal" band) are judged only against a baseline of 10 or more, as the
+PHQ-9's authors define them for monitoring treatment (Kroenke & Spitzer, Psychiatric Annals
+2002;32:509-15; Löwe et al., Med Care 2004;42:1194-201). A client who starts below 10 cannot
+"respond" or "remit": 4 -> 2 is noise, 3 was never depressed."""
 
 from domain.instruments.spec import Band, InstrumentSpec, ItemRisk, SurveyWording
 
@@ -18,6 +26,8 @@ SPEC = InstrumentSpec(
         Band(floor=20, name="severe"),
     ),
     risk_items=(ItemRisk(item=9, above=0),),
+    outcome=True,
+    judged_from=10,
     remission_below=5,
     baseline=True,
     follow_up=True,

@@ -135,5 +135,5 @@ def baseline_instruments() -> tuple[Instrument, ...]:
 
 
 def follow_up_instruments() -> tuple[Instrument, ...]:
-    """The instruments asked at the check-ins after a completed course."""
+    """The instruments asked at the check-ins after a course that gave a dose."""
     return tuple(Instrument(s.name) for s in specs() if s.follow_up)

@@ -1,5 +1,6 @@
 """Scoring by the specs: a total, its band, and whether the answers call for a safety assessment;
-then, over time, response, remission and meaningful change."""
+then, over time, the outcome of a measurement against its baseline (`judge`: response and
+remission, or nothing where they are not judged)."""
 
 from __future__ import annotations
 
@@ -71,20 +72,59 @@ def score(instrument: str, answers: Sequence[int], *, protocol: object | None = 
     return Score(instrument=Instrument(spec.name), total=sum(answers), band=band, risk=risk)
 
 
+class Judgement(BaseModel):
+    """A measurement's outcome against its baseline. None: not judged (the baseline itself, no
+    baseline, a baseline below the instrument's `judged_from`, a screener; remission of an
+    instrument without a remission rule)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    response: bool | None = None  # a meaningful change (PCL-5: 10 points; others: a 50% drop)
+    remission: bool | None = None
+
+
+NOT_JUDGED = Judgement()
+
+
+def judged(instrument: str, baseline: int | None) -> bool:
+    """Whether measurements after `baseline` (a total; None: none recorded) are judged: the
+    instrument is an outcome measure and the baseline reaches its `judged_from`."""
+    spec = Instrument(instrument).spec
+    return spec.outcome and baseline is not None and baseline >= spec.judged_from
+
+
+def judge(instrument: str, baseline: int | None, current: int) -> Judgement:
+    """The outcome of a measurement taken after the baseline (`baseline`: its total; None when
+    there is none or the measurement is the baseline itself, which is never judged): response
+    and remission where `judged`, else `NOT_JUDGED`. PHQ-9 and GAD-7: a drop of 50% or more and
+    a total below 5, from a baseline of 10 or more; PCL-5: a 10-point drop, no remission;
+    C-SSRS: nothing (sources in each instrument's spec module)."""
+    if baseline is None or not judged(instrument, baseline):
+        return NOT_JUDGED
+    has_remission = Instrument(instrument).spec.remission_below is not None
+    return Judgement(
+        response=meaningful_change(instrument, baseline, current),
+        remission=remitted(instrument, current) if has_remission else None,
+    )
+
+
+# The arithmetic `judge` applies where it judges at all; never a judgement alone.
+
+
 def responded(baseline: int, current: int) -> bool:
-    """Response: at least a 50% drop from a non-zero baseline."""
+    """At least a 50% drop from a non-zero baseline."""
     return baseline > 0 and current <= baseline / 2
 
 
 def remitted(instrument: str, current: int) -> bool:
-    """Remission: a total below the spec's `remission_below` (PHQ-9, GAD-7: below 5); an
-    instrument without one never remits."""
+    """A total below the spec's `remission_below` (PHQ-9, GAD-7: below 5); an instrument
+    without one never remits."""
     below = Instrument(instrument).spec.remission_below
     return below is not None and current < below
 
 
 def meaningful_change(instrument: str, baseline: int, current: int) -> bool:
-    """A drop of the spec's `reliable_change` points (PCL-5: 10); without one, response."""
+    """A drop of the spec's `reliable_change` points (PCL-5: 10); without one, `responded`."""
     points = Instrument(instrument).spec.reliable_change
     if points is not None:
         return baseline - current >= points

@@ -2,8 +2,9 @@
 
 A spec says everything the pathway needs to know about a questionnaire: its items and answer
 range, how a total reads (severity bands), when answers call for a safety assessment (risk),
-what counts as remission and as a meaningful change, whether it is asked at baseline and at the
-check-ins after a course, and the words the client's survey page shows. Scoring, outcomes,
+whether it measures outcomes (a screener does not) and then what counts as remission and as a
+meaningful change against which baselines, whether it is asked at baseline and at the check-ins
+after a course, and the words the client's survey page shows. Scoring, outcomes,
 `decide`, follow-ups and the survey page read the spec; nothing else names an instrument.
 """
 
@@ -70,10 +71,13 @@ class InstrumentSpec(_Data):
 
     The band is the first `item_bands` rule that holds, else the highest `bands` floor the total
     reaches. Risk (a safety assessment is due) holds when a `risk_items` rule holds or the band
-    is one of `risk_bands`; a band in `review_bands` alerts the care team without a hold. A
-    check-in after a course is a meaningful change against baseline when the total dropped by
-    `reliable_change` points or more, or, without one, by half (response); remission is a total
-    below `remission_below`.
+    is one of `risk_bands`; a band in `review_bands` alerts the care team without a hold.
+
+    Outcomes (`scoring.judge`) are judged only for an `outcome` measure, only on measurements
+    after the baseline, and only against a baseline total of `judged_from` or more: a
+    meaningful change is a drop of `reliable_change` points or more, or, without one, by half
+    (response); remission is a total below `remission_below` (none without one). A screener
+    (`outcome` False: the C-SSRS) has no outcome rules at all.
     """
 
     name: Name
@@ -87,10 +91,15 @@ class InstrumentSpec(_Data):
     risk_items: tuple[ItemRisk, ...] = ()
     risk_bands: frozenset[Name] = frozenset()
     review_bands: frozenset[Name] = frozenset()  # below risk: the care team reviews, no hold
+    # An outcome measure: later totals are judged against the baseline (response, remission).
+    # False for a screener, which triages risk and is never read as a course's outcome.
+    outcome: bool = False
+    # Outcomes are judged only against a baseline total at least this high (PHQ-9, GAD-7: 10).
+    judged_from: int = Field(default=0, ge=0)
     reliable_change: int | None = Field(default=None, ge=1)
     remission_below: int | None = Field(default=None, ge=1)
     baseline: bool = False  # required before the consultation completes
-    follow_up: bool = False  # asked at the check-ins after a completed course
+    follow_up: bool = False  # asked at the check-ins after a course that gave a dose
     survey: SurveyWording | None = None  # None: not asked on the client's survey page
 
     @property
@@ -123,6 +132,13 @@ class InstrumentSpec(_Data):
             raise ValueError(
                 f"{self.name}: a review band must be one of its bands, not a risk band"
             )
+        rules = (self.reliable_change, self.remission_below)
+        if not self.outcome and (any(r is not None for r in rules) or self.judged_from):
+            raise ValueError(
+                f"{self.name}: a screener (not an outcome measure) has no outcome rules"
+            )
+        if self.judged_from > self.max_total:
+            raise ValueError(f"{self.name}: no baseline can be judged")
         if self.survey is not None:
             if len(self.survey.items) != self.items:
                 raise ValueError(f"{self.name}: the survey wording needs one text per item")

@@ -16,16 +16,19 @@ import domain.instruments
 from domain.events import SafetyHoldRaised, ScreeningRecorded
 from domain.followups import FOLLOW_UP_INSTRUMENTS
 from domain.instruments import (
+    NOT_JUDGED,
     SPECS,
     Band,
     Instrument,
     InstrumentError,
     InstrumentSpec,
     ItemRisk,
+    Judgement,
     Score,
     SurveyWording,
     baseline_instruments,
     follow_up_instruments,
+    judge,
     meaningful_change,
     registry,
     remitted,
@@ -50,6 +53,8 @@ WELLBEING = InstrumentSpec(
     top=5,
     bands=(Band(floor=0, name="poor"), Band(floor=13, name="fair"), Band(floor=19, name="good")),
     risk_items=(ItemRisk(item=5, above=3),),
+    outcome=True,
+    judged_from=6,
     reliable_change=4,
     remission_below=3,
     baseline=True,
@@ -195,6 +200,11 @@ def test_an_instrument_defined_only_as_a_spec_is_scored_by_it(answers: list[int]
         assert meaningful_change(WELLBEING.name, 20, 16) and not meaningful_change(
             WELLBEING.name, 20, 17
         )
+        # Judged by its own spec: from a baseline of 6 (`judged_from`), a 4-point drop, below 3.
+        assert judge(WELLBEING.name, 5, 0) == NOT_JUDGED
+        assert judge(WELLBEING.name, 6, total) == Judgement(
+            response=6 - total >= 4, remission=total < 3
+        )
 
 
 def test_an_instrument_defined_only_as_a_spec_is_asked_everywhere(
@@ -262,6 +272,9 @@ def _spec(**changes: object) -> InstrumentSpec:
         ({"survey": {**WELLBEING.model_dump()["survey"], "items": ["x"]}}, "one text per item"),
         ({"survey": {**WELLBEING.model_dump()["survey"], "answers": ["n", "y"]}}, "label per"),
         ({"survey": None}, "a follow-up instrument needs its survey wording"),
+        ({"outcome": False}, "a screener .* has no outcome rules"),
+        ({"outcome": False, "reliable_change": None, "remission_below": None}, "no outcome rules"),
+        ({"judged_from": 26}, "no baseline can be judged"),
     ],
 )
 def test_an_inconsistent_spec_is_refused(changes: dict[str, object], message: str) -> None:

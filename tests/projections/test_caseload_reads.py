@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import pytest
 
 from database.migrations import load_migrations
 from database.pgtypes import Pool
-from domain import Event, JourneyState, Protocol, Role, Status, fold
+from domain import ClosedReason, Event, JourneyState, Protocol, Role, Status, fold
 from domain.view import JourneyView, ShownAs, journey_view, shaped_from_view, view_values
 from projections import CaseloadProjection, ProjectionRunner
 from projections.caseload import (
@@ -24,15 +24,15 @@ from projections.caseload import (
     row,
 )
 from projections.caseload_queries import (
-    CompletedCourse,
+    FinishedCourse,
     caseload_entries,
-    completed_courses,
+    finished_courses,
     open_journeys,
     open_journeys_after,
 )
 from records.clients import erase_client, upsert_client
 from tests.conftest import DatabaseFactory
-from tests.domain.journey import SYSTEM, Journey
+from tests.domain.journey import OPS, SYSTEM, Journey
 from tests.schedules.support import (
     Caseload,
     Clinicians,
@@ -47,7 +47,59 @@ DAY = timedelta(days=1)
 SHORT = Protocol(follow_up_check_in_weeks=(1, 3), maintenance_interval_days=30)
 
 
-async def test_completed_courses_are_read_from_the_columns(db_pool: Pool) -> None:
+Ending = Literal["discontinued", "discharged", "withdrawn"]
+
+
+def ended_journey(
+    journey_id: str, client_id: str, ended_at: datetime, how: Ending, doses: int, **fields: Any
+) -> list[Event]:
+    """A course ended early exactly at `ended_at`, after `doses` doses (0: prepared, none
+    given): the prescriber discontinued at the follow-up or discharged (closed `discharged`),
+    or the client withdrew (closed `withdrawn`, after a dose at the discharge follow-up)."""
+
+    def run(j: Journey) -> None:
+        who = Clinicians()
+        j.do(
+            "start_journey",
+            OPS,
+            journey_id=journey_id,
+            client_id=client_id,
+            therapist_id=who.therapist,
+            prescriber_id=who.prescriber,
+            **fields,
+        )
+        j.screened()
+        j.do("complete_consultation", treatment_goals=["feel more like myself"])
+        j.do("refer_to_prescriber")
+        j.do(
+            "schedule_prescriber_intake",
+            who.prescriber_actor,
+            scheduled_at=j.now + timedelta(days=5),
+        )
+        j.wait(days=5)
+        j.do("approve_medication", who.prescriber_actor, expires_at=j.now + timedelta(days=120))
+        j.do("complete_preparation")
+        for n in range(1, doses + 1):
+            j.dose(f"s{n}")
+        if how == "discontinued":
+            j.do("record_prescriber_follow_up", who.prescriber_actor, outcome="discontinue")
+        elif how == "discharged":
+            j.do("discharge", who.prescriber_actor)
+        else:
+            j.do("withdraw", who.therapist_actor)
+            if doses:  # the course stops; the prescriber's discharge follow-up closes it
+                j.do("record_prescriber_follow_up", who.prescriber_actor, outcome="discontinue")
+
+    probe = Journey(now=ended_at)
+    run(probe)
+    j = Journey(now=ended_at - (probe.now - ended_at))
+    run(j)
+    expected = ClosedReason.WITHDRAWN if how == "withdrawn" else ClosedReason.DISCHARGED
+    assert j.now == ended_at and j.s.closed_reason is expected and j.s.doses.used == doses
+    return j.events
+
+
+async def test_finished_courses_are_read_from_the_columns(db_pool: Pool) -> None:
     caseload = Caseload(db_pool)
     short, short_client = new_ids()
     await caseload.add(
@@ -75,13 +127,14 @@ async def test_completed_courses_are_read_from_the_columns(db_pool: Pool) -> Non
 
     def course(
         journey_id: str, client_id: str, at: datetime, protocol: Protocol, clinic: str = "default"
-    ) -> CompletedCourse:
-        return CompletedCourse(
+    ) -> FinishedCourse:
+        return FinishedCourse(
             journey_id=journey_id,
             client_id=client_id,
             therapist_id="th-1",
             clinic_id=clinic,
-            completed_at=at,
+            closed_reason=ClosedReason.COMPLETED,
+            closed_at=at,
             follow_up_check_in_weeks=protocol.follow_up_check_in_weeks,
             maintenance_interval_days=protocol.maintenance_interval_days,
         )
@@ -94,20 +147,61 @@ async def test_completed_courses_are_read_from_the_columns(db_pool: Pool) -> Non
         ],
         key=lambda c: c.journey_id,
     )
-    assert await completed_courses(db_pool) == expected
+    assert await finished_courses(db_pool) == expected
 
     # The state is not read: without it the answer is the same; the columns are read.
     await db_pool.execute("UPDATE caseload SET state = '{}'::jsonb")
-    assert await completed_courses(db_pool) == expected
+    assert await finished_courses(db_pool) == expected
     await db_pool.execute(
         "UPDATE caseload SET closed_at = closed_at - interval '1 day',"
         " follow_up_check_in_weeks = '{5}', maintenance_interval_days = 60"
         " WHERE journey_id = $1",
         plain,
     )
-    [changed] = [c for c in await completed_courses(db_pool) if c.journey_id == plain]
-    assert (changed.completed_at, changed.follow_up_check_in_weeks) == (NOW - 4 * DAY, (5,))
+    [changed] = [c for c in await finished_courses(db_pool) if c.journey_id == plain]
+    assert (changed.closed_at, changed.follow_up_check_in_weeks) == (NOW - 4 * DAY, (5,))
     assert changed.maintenance_interval_days == 60
+
+
+async def test_a_course_discharged_after_a_dose_is_followed_up_and_no_other(
+    db_pool: Pool,
+) -> None:
+    """Issue 13: a prescriber who stops after the initial doses closes the journey `discharged`;
+    its client is followed up like one who completed. Not a journey discharged before any dose,
+    nor one the client withdrew from."""
+    caseload = Caseload(db_pool)
+    ended: dict[str, tuple[str, datetime]] = {}
+    cases: list[tuple[Ending, int]] = [
+        ("discontinued", 1),
+        ("discharged", 2),
+        ("discharged", 0),
+        ("withdrawn", 1),
+    ]
+    for how, doses in cases:
+        journey_id, client_id = new_ids()
+        at = NOW - len(ended) * DAY
+        await caseload.add(journey_id, ended_journey(journey_id, client_id, at, how, doses))
+        ended[f"{how}-{doses}"] = (journey_id, at)
+    # The same client id in another clinic, discharged before a dose: nothing, and the first
+    # clinic's discharged-after-a-dose journey does not stand for it.
+    other_id, other_client = new_ids()
+    await caseload.add(
+        other_id,
+        ended_journey(other_id, other_client, NOW, "discharged", 0, clinic_id="north"),
+    )
+    mine = f"{other_id}-a"
+    await caseload.add(mine, ended_journey(mine, other_client, NOW - 9 * DAY, "discharged", 1))
+
+    found = {c.journey_id: c for c in await finished_courses(db_pool)}
+
+    assert set(found) == {ended["discontinued-1"][0], ended["discharged-2"][0], mine}
+    for key in ("discontinued-1", "discharged-2"):
+        journey_id, at = ended[key]
+        assert (found[journey_id].closed_reason, found[journey_id].closed_at) == (
+            ClosedReason.DISCHARGED,
+            at,
+        )
+    assert (found[mine].clinic_id, found[mine].closed_at) == ("default", NOW - 9 * DAY)
 
 
 async def test_open_journeys_with_their_state_and_in_pages(db_pool: Pool) -> None:
