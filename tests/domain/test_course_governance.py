@@ -208,7 +208,7 @@ def test_stopping_before_any_dose_or_by_the_prescriber_closes_at_once() -> None:
 
 def test_every_decision_is_placed_on_one_side_of_a_hold() -> None:
     decisions = set(ALLOWED_ROLES) - {"start_journey"}
-    assert HOLD_STOPS | HOLD_ALLOWS == decisions
+    assert decisions == HOLD_STOPS | HOLD_ALLOWS
     assert not HOLD_STOPS & HOLD_ALLOWS
 
 

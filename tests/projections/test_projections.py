@@ -16,7 +16,7 @@ from activities.store import to_new_event
 from database.pgtypes import Pool
 from domain import Event, JourneyState, Role, fold, next_due, parse_event
 from domain.events import ScreeningRecorded
-from domain.instruments import meaningful_change, remitted
+from domain.instruments import NOT_JUDGED, judge
 from eventstore import EventStore
 from projections import (
     AuditProjection,
@@ -161,10 +161,8 @@ async def assert_projections_equal_the_fold(pool: Pool, store: EventStore) -> No
                 score.band,
                 base,
             )
-            assert out["remission"] == remitted(score.instrument, score.total)
-            assert out["response"] == (
-                not event.baseline and meaningful_change(score.instrument, base, score.total)
-            )
+            judged = NOT_JUDGED if event.baseline else judge(score.instrument, base, score.total)
+            assert (out["response"], out["remission"]) == (judged.response, judged.remission)
     audited = await pool.fetchval("SELECT coalesce(sum(cardinality(event_types)), 0) FROM audit")
     assert audited == total_events
 

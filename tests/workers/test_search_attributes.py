@@ -93,4 +93,9 @@ async def test_search_attributes_follow_every_decision(
                 break
             await asyncio.sleep(0.1)
         assert handle.id in ids
+        # Ops move the client to another therapist: the UI finds it under the new one.
+        await decide(handle, "reassign_clinician", OPS, role="therapist", clinician_id="th-sa2")
+        await assert_attributes_match_state(handle)
+        found = (await handle.describe()).typed_search_attributes
+        assert found.get(sa.THERAPIST) == "th-sa2"
         await terminate_if_running(handle)
