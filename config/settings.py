@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     # the hour of the clinicians' daily digest in it.
     schedule_time_zone: str = "UTC"
     digest_hour: int = Field(default=7, ge=0, le=23)
-    # Reminders to the therapist after a completed course, one per maintenance interval.
+    # Reminders to the therapist after a followed-up course (completed, or discharged after a
+    # dose), one per maintenance interval.
     maintenance_reminders: int = Field(default=8, ge=0, le=100)
 
     # Payload encryption: `id:base64key,...` (the last encrypts) or a key file; never in code.

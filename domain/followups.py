@@ -1,4 +1,4 @@
-"""After a completed course: when outcome check-ins and maintenance reminders come due.
+"""After a course that gave a dose: when outcome check-ins and maintenance reminders come due.
 
 Pure rules over times given by the caller: check-ins at the protocol's weeks after completion
 (the instruments whose spec says `follow_up`: PHQ-9 and GAD-7), each started only within a
@@ -12,10 +12,18 @@ from datetime import datetime, timedelta
 
 from domain.instruments import Instrument, follow_up_instruments
 from domain.state import JourneyState
+from domain.vocabulary import ClosedReason
+
+# The closed reasons after which a course is followed up, once it gave a dose: it ran its course
+# (`completed`), or a clinician ended it early (`discharged`: the prescriber discontinued after
+# the initial doses, or a discharge) — the clients measurement-based care must keep watching.
+# Not `withdrawn` (the client withdrew: no more contact), nor the closes without a course
+# (`declined`, `not_approved`, ended outside the pathway).
+FOLLOWED_UP_REASONS: tuple[ClosedReason, ...] = (ClosedReason.COMPLETED, ClosedReason.DISCHARGED)
 
 # The instruments whose spec says `follow_up` (PHQ-9 and GAD-7), in their order.
 FOLLOW_UP_INSTRUMENTS: tuple[Instrument, ...] = follow_up_instruments()
-MAINTENANCE_REMINDERS = 8  # per completed course, by default: about a year at 45 days
+MAINTENANCE_REMINDERS = 8  # per followed-up course, by default: about a year at 45 days
 
 
 def closed_at(state: JourneyState) -> datetime | None:

@@ -53,7 +53,7 @@ class Template(StrEnum):
     # The course as the clinic governs it (docs/pathway.md, "Governing the course")
     DISCHARGE_FOLLOW_UP_DUE = "discharge_follow_up_due"  # prescriber (+ ops when late)
     CLIENT_ASSIGNED = "client_assigned"  # the clinician a client was reassigned to
-    # After a completed course (workflows/followups.py)
+    # After a course that gave a dose (workflows/followups.py)
     SURVEY_INVITATION = "survey_invitation"  # client: a short check-in, answer by a time
     SURVEY_REMINDER = "survey_reminder"  # client: the check-in is still open
     SURVEY_RISK_FLAGGED = "survey_risk_flagged"  # therapist, urgent: check-in answers need review

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from database.pgtypes import Connection, Pool
 from domain import ClosedReason, JourneyState, Role, Status
+from domain.followups import FOLLOWED_UP_REASONS
 from projections.caseload import CaseloadEntry, decode_state
 
 # $1: clinic, $2: clinician (NULL: everyone's), $3: include closed journeys.
@@ -45,12 +46,6 @@ async def caseload_entries(
     return [CaseloadEntry.model_validate(dict(r)) for r in rows]
 
 
-# The closed reasons after which a course is followed up, once it gave a dose: it ran its course
-# (`completed`), or a clinician ended it early (`discharged`: the prescriber discontinued after
-# the initial doses, or a discharge) — the clients measurement-based care must keep watching.
-# Not `withdrawn` (the client withdrew: no more contact), nor the closes without a course
-# (`declined`, `not_approved`, ended outside the pathway).
-FOLLOWED_UP_REASONS: tuple[ClosedReason, ...] = (ClosedReason.COMPLETED, ClosedReason.DISCHARGED)
 
 
 @dataclass(frozen=True)

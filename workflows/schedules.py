@@ -2,7 +2,7 @@
 (and by `carepath dev` when it starts). Applying twice changes nothing.
 
 - `carepath-follow-up-sweep`, daily at FOLLOW_UP_HOUR clinic time: outcome check-ins and
-  maintenance reminders after completed courses (`workflows/followups.py`).
+  maintenance reminders after courses that gave a dose (`workflows/followups.py`).
 - `carepath-daily-digest`, daily at `settings.digest_hour` clinic time: each clinician's overdue
   journeys and safety holds.
 - `carepath-journey-reconcile`, every RECONCILE_MINUTES: journeys whose workflow was terminated
