@@ -32,6 +32,7 @@ from api import (
     journeys,
     notes,
     outcomes,
+    protocols,
     reports,
     survey_page,
     surveys,
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
         app.include_router(module.router)
     app.include_router(reports.router)
     app.include_router(alerts.router)
+    app.include_router(protocols.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

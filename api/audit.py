@@ -42,6 +42,9 @@ Resource = Literal[
     "sessions",
     "adverse_events",
     "controlled_substances",
+    "protocol",
+    "protocols",
+    "protocol_published",
 ]
 
 _RECORD_REJECTED = """

@@ -7,6 +7,12 @@ CALLER's clinic, so another clinic's client does not exist for a caller (404, an
 is read). Starting checks the decision with the domain first, stores contact details apart from
 events (under the clinic), then starts the workflow; a client has at most one open journey, and
 may start again once it has closed.
+
+A journey starts on its clinic's current protocol, pinned here from the registry
+(`records/protocols.py`: its values under their content-identified label); a request cannot
+carry one. And it starts on the safety hold its client's last journey in the clinic closed on,
+if it did (`held_over`: that journey's events read from the event store and folded), until a
+clinician allowed to clear it does.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from pydantic import ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
@@ -34,11 +41,12 @@ from api.auth import CurrentClinician
 from api.context import Api, Services
 from api.errors import ApiError, log
 from api.models import ErrorBody, Journey, StartJourneyBody, Timeline, TimelineEvent
-from domain import Protocol, Rejection, RejectionCode, Role, decide
-from domain.commands import StartJourney
+from domain import Protocol, Rejection, RejectionCode, Role, decide, fold, parse_event
+from domain.commands import HeldOver, StartJourney
 from domain.ids import journey_workflow_id
 from domain.view import JourneyView
 from records.clients import ClientErasedError, upsert_client
+from records.protocols import ProtocolError, current_protocol
 from records.tokens import Clinician
 from workflows.details import static_summary
 from workflows.messages import JourneyInput
@@ -258,27 +266,77 @@ async def _wait_recorded(api: Services, journey_id: str) -> bool:
     return True
 
 
+_PREVIOUS_JOURNEY = """
+SELECT stream_id FROM events
+ WHERE event_type = 'journey_started' AND data->>'client_id' = $1
+   AND coalesce(data->>'clinic_id', 'default') = $2
+ ORDER BY global_position DESC
+ LIMIT 1
+"""
+# A hold whose reason is not a reason code (recorded before they were checked) follows as this.
+HELD_OVER_REASON = "previous_journey_hold"
+
+
+async def held_over(api: Services, client_id: str, clinic_id: str) -> HeldOver | None:
+    """The safety hold the clinic's client's last journey closed on, if it did: read from the
+    event store (the truth), the journey's events folded by the domain. Called once the client
+    is known to have no open journey."""
+    previous: str | None = await api.pool.fetchval(_PREVIOUS_JOURNEY, client_id, clinic_id)
+    if previous is None:
+        return None
+    recorded = await api.store.read_stream(previous)
+    state = fold(parse_event(r.data) for r in recorded)
+    if state is None or state.safety_hold is None:
+        return None
+    # Closed on a hold, or ended outside the pathway on one (its close not yet reconciled):
+    # either way the client was last seen held.
+    try:
+        return HeldOver(journey_id=previous, reason=state.safety_hold.reason)
+    except ValidationError:
+        return HeldOver(journey_id=previous, reason=HELD_OVER_REASON)
+
+
+async def _pinned_protocol(api: Services, clinic_id: str) -> Protocol:
+    """The clinic's current protocol as a journey pins it: its values under their label."""
+    try:
+        return (await current_protocol(api.pool, clinic_id)).protocol
+    except ProtocolError as error:
+        raise ApiError(
+            409,
+            f"the clinic's protocol cannot be used ({error}): its clinical lead must publish it "
+            "again",
+        ) from None
+
+
 @router.post(
     "/journeys",
     status_code=201,
     response_model=Journey,
-    summary="Start a client's journey (ops, or a therapist for their own client)",
+    summary="Start a client's journey (ops, or a therapist for their own client), on the clinic's "
+    "current protocol",
     responses=ERRORS,
 )
 async def start_journey(body: StartJourneyBody, clinician: CurrentClinician, api: Api) -> Journey:
     journey_id = f"j-{uuid.uuid4().hex}"
     # In the caller's clinic: a start for another clinic is refused below, filed under this id.
     workflow_id = journey_workflow_id(body.client_id, clinician.clinic_id)
-    start = StartJourney(
-        decision_id=f"start-{journey_id}",
-        actor=clinician.actor,
-        journey_id=journey_id,
-        client_id=body.client_id,
-        therapist_id=body.therapist_id,
-        prescriber_id=body.prescriber_id,
-        clinic_id=body.clinic_id or clinician.clinic_id,
-        protocol=body.protocol or Protocol(),
-    )
+
+    def command(protocol: Protocol | None = None, hold: HeldOver | None = None) -> StartJourney:
+        return StartJourney(
+            decision_id=f"start-{journey_id}",
+            actor=clinician.actor,
+            journey_id=journey_id,
+            client_id=body.client_id,
+            therapist_id=body.therapist_id,
+            prescriber_id=body.prescriber_id,
+            clinic_id=body.clinic_id or clinician.clinic_id,
+            protocol=protocol or Protocol(),
+            held_over=hold,
+        )
+
+    # Asked first as a plain start (the default protocol, no hold): nothing is read or written
+    # for a start the caller may not make.
+    start = command()
     if start.clinic_id != clinician.clinic_id:
         rejection = Rejection(
             code=RejectionCode.NOT_ASSIGNED, reason="journeys may be started only in your clinic"
@@ -291,6 +349,21 @@ async def start_journey(body: StartJourneyBody, clinician: CurrentClinician, api
     open_journey = await _open_journey(api, body.client_id, start.clinic_id)
     if open_journey is not None:
         raise await _refuse_start(api, clinician, start, _ALREADY_OPEN, open_journey.journey_id)
+    # The start itself: on the clinic's current protocol, and on the hold the client's last
+    # journey closed on, if it did.
+    protocol = await _pinned_protocol(api, start.clinic_id)
+    hold = await held_over(api, body.client_id, start.clinic_id)
+    try:
+        start = command(protocol, hold)
+    except ValidationError:
+        raise ApiError(
+            409,
+            f"the clinic's protocol {protocol.version} is outside the bounds a journey may start "
+            "with today: its clinical lead must publish a new version",
+        ) from None
+    decided = decide(None, start, datetime.now(UTC))
+    if isinstance(decided, Rejection):  # pragma: no cover - accepted above, as a plain start
+        raise await _refuse_start(api, clinician, start, decided, workflow_id)
     if body.contact is not None:
         try:
             await upsert_client(

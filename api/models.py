@@ -12,10 +12,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from domain import DueItem, DueKind, Role
-from domain.protocol import NewProtocol
 from domain.state import LastDecision as DomainLastDecision
 from domain.view import JourneyView, ShownAs, ViewShape, shaped_from_view, view_values
 from domain.vocabulary import OpaqueId, PlainText
@@ -59,12 +66,24 @@ class Contact(_In):
 
 
 class StartJourneyBody(_In):
+    """A journey starts on its clinic's current protocol (`GET /protocols/current`), pinned by
+    the API: a request cannot carry one."""
+
     client_id: OpaqueId
     therapist_id: OpaqueId
     prescriber_id: OpaqueId
     clinic_id: OpaqueId | None = Field(default=None, description="default: the caller's clinic")
-    protocol: NewProtocol | None = Field(default=None, description="default: the current protocol")
     contact: Contact | None = None
+    # Not in the document: here only to answer a request that still sends one in plain words.
+    protocol: SkipJsonSchema[None] = Field(default=None, exclude=True)
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _no_protocol(cls, _: object) -> None:
+        raise ValueError(
+            "a journey starts on its clinic's current protocol (GET /protocols/current), which "
+            "only the clinic's clinical lead changes: do not send one"
+        )
 
 
 class Doses(_Out):

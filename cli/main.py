@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import json
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from config.settings import Settings, get_settings
 
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_client_verbs(sub)
     _register_user_verbs(sub)
+    _register_protocol_verbs(sub)
     return parser
 
 
@@ -217,6 +219,12 @@ def _register_user_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser
         for action in sub.choices["users"]._actions
         if isinstance(action, argparse._SubParsersAction)
     )
+    # `users add --role` (cli/client.py) takes the clinical lead too: the protocol's governor.
+    add = verbs.choices["add"]
+    role = next(action for action in add._actions if action.dest == "role")
+    known = list(role.choices or ())
+    if "clinical_lead" not in known:
+        role.choices = [*known, "clinical_lead"]
     listing = verbs.add_parser(
         "list",
         help="clinicians, roles, clinics and when their tokens were issued, expire, were revoked",
@@ -230,6 +238,102 @@ def _register_user_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser
     rotate.add_argument("clinician_id")
     rotate.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     rotate.set_defaults(run=_guarded(_users_rotate))
+
+
+def _protocol_text(version: dict[str, Any]) -> str:
+    values = version.get("values") or {}
+    head = [
+        ("protocol", version.get("label")),
+        ("current", "yes" if version.get("current") else "no"),
+        ("published", f"{version.get('published_at')} by {version.get('published_by')}"),
+        ("digest", version.get("digest")),
+    ]
+    width = max(len(name) for name in values) if values else 0
+    lines = [f"{k:<11}{v}" for k, v in head] + [""]
+    for name, value in values.items():
+        shown = ",".join(str(v) for v in value) if isinstance(value, list) else value
+        lines.append(f"{name:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+def _protocol_show(args: argparse.Namespace) -> int:
+    from cli.client import _show, call
+
+    answer = call(get_settings(), "GET", "/protocols/current")
+    return _show(args, answer, _protocol_text)
+
+
+def _protocol_list(args: argparse.Namespace) -> int:
+    from cli.client import _show, call, table
+
+    answer = call(get_settings(), "GET", "/protocols", params={"limit": args.limit})
+    rows = [
+        [
+            v["label"],
+            "current" if v["current"] else None,
+            v["published_at"],
+            v["published_by"],
+            v["publisher_role"],
+        ]
+        for v in answer
+    ]
+    headers = ["VERSION", "", "PUBLISHED", "BY", "ROLE"]
+    return _show(args, answer, lambda _: table(rows, headers))
+
+
+def _read_values(source: str) -> dict[str, Any]:
+    """The protocol's values from a JSON file (- for stdin): the values themselves, or a version
+    as `protocol show --json` prints it (its `values`)."""
+    from cli.client import BAD_INPUT, CliError
+
+    try:
+        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        values = json.loads(raw)
+    except (OSError, ValueError):
+        raise CliError(BAD_INPUT, "--file must name a JSON file (or - for stdin)") from None
+    if isinstance(values, dict) and isinstance(values.get("values"), dict) and "label" in values:
+        values = values["values"]
+    if not isinstance(values, dict):
+        raise CliError(BAD_INPUT, "--file must hold a JSON object: the protocol's values")
+    return values
+
+
+def _protocol_publish(args: argparse.Namespace) -> int:
+    from cli.client import _show, call
+
+    body: dict[str, Any] = {"values": _read_values(args.file)}
+    if args.name is not None:
+        body["name"] = args.name
+    answer = call(get_settings(), "POST", "/protocols", body=body)
+    return _show(args, answer, lambda v: f"published (current)\n{_protocol_text(v)}")
+
+
+def _register_protocol_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`carepath protocol show|list|publish`: the clinic's protocol registry, through the API."""
+    from cli.client import _guarded
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+    protocol = sub.add_parser("protocol", help="your clinic's protocol: its versions, publishing")
+    verbs = protocol.add_subparsers(dest="protocol_command", required=True)
+    show = verbs.add_parser(
+        "show", parents=[common], help="the current version: its label and values"
+    )
+    show.set_defaults(run=_guarded(_protocol_show))
+    listing = verbs.add_parser("list", parents=[common], help="the versions, newest first")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(run=_guarded(_protocol_list))
+    publish = verbs.add_parser(
+        "publish",
+        parents=[common],
+        help="publish a new version from a JSON file of values (the clinical lead only)",
+        description="Every setting left out of the file takes its built-in default; "
+        "`carepath protocol show --json` prints the current version, whose file may be edited "
+        "and published.",
+    )
+    publish.add_argument("--file", required=True, metavar="FILE", help="JSON values (- for stdin)")
+    publish.add_argument("--name", help="the protocol's name (default: the current version's)")
+    publish.set_defaults(run=_guarded(_protocol_publish))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """`carepath dev --demo`: a few journeys at different stages, so the UI is not empty.
 
-Idempotent: fixed demo client ids; a journey already started is left as it is.
+Idempotent: fixed demo client ids; a journey already started is left as it is. The journeys
+start on the clinic's current protocol from the registry, as the API's starts do.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from config.settings import Settings
-from domain import Actor, Command, Role
+from database import open_pool
+from domain import Actor, Command, Protocol, Role
 from domain.commands import StartJourney
-from domain.ids import journey_workflow_id
+from domain.ids import DEFAULT_CLINIC, journey_workflow_id
+from records.protocols import current_protocol
 from workflows.details import static_summary
 from workflows.journey import JourneyWorkflow
 from workflows.messages import DecisionOutcome, DecisionRequest, JourneyInput
@@ -83,9 +86,22 @@ async def _decide(handle: WorkflowHandle[Any, Any], n: int, step: Step) -> None:
     )
 
 
+async def clinic_protocol(settings: Settings, clinic_id: str = DEFAULT_CLINIC) -> Protocol:
+    """The clinic's current protocol from the registry, as the API pins it for a start."""
+    if settings.database_url is None:
+        raise ValueError("the demo journeys pin the clinic's protocol: set the database URL")
+    pool = await open_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        return (await current_protocol(pool, clinic_id)).protocol
+    finally:
+        await pool.close()
+
+
 async def seed_demo(client: Client, settings: Settings, now: datetime | None = None) -> int:
-    """Start the demo journeys that do not exist yet; the number started."""
+    """Start the demo journeys that do not exist yet, on the clinic's current protocol; the
+    number started."""
     now = now or datetime.now(UTC)
+    protocol = await clinic_protocol(settings)
     started = 0
     for client_id, steps in _steps(now).items():
         start = StartJourney(
@@ -95,6 +111,7 @@ async def seed_demo(client: Client, settings: Settings, now: datetime | None = N
             client_id=client_id,
             therapist_id=THERAPIST.id,
             prescriber_id=PRESCRIBER.id,
+            protocol=protocol,
         )
         try:
             handle = await client.start_workflow(

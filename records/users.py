@@ -22,7 +22,12 @@ from database.pgtypes import Connection, Pool
 from domain import Role
 from records.tokens import new_token, token_hash
 
-ID_PREFIX = {Role.THERAPIST: "th", Role.PRESCRIBER: "rx", Role.OPS: "ops"}
+ID_PREFIX = {
+    Role.THERAPIST: "th",
+    Role.PRESCRIBER: "rx",
+    Role.OPS: "ops",
+    Role.CLINICAL_LEAD: "lead",  # governs the clinic's protocol (`POST /protocols`)
+}
 ADMIN_ROLE = "admin"
 
 _INSERT_CLINICIAN = """
@@ -101,7 +106,9 @@ def _role(role: str | Role) -> Role:
     except ValueError:
         chosen = None
     if chosen is None or chosen not in ID_PREFIX:
-        raise ValueError("the role must be therapist, prescriber or ops")
+        raise ValueError(
+            "the role must be therapist, prescriber or ops, or clinical_lead (the protocol)"
+        )
     return chosen
 
 

@@ -239,6 +239,18 @@ MATRIX: dict[tuple[str, str], Row] = {
             "other_clinic": _each(404),  # th_b's: not there, as for nobody
         },
     ),
+    # The clinic's protocol: any clinician reads their own clinic's; only its clinical lead
+    # (none of the roles here) publishes, refused before the values are looked at.
+    ("GET", "/protocols/current"): Row(
+        lambda w, t: Call("GET", "/protocols/current"), {s: _each(200) for s in SUBJECTS}
+    ),
+    ("GET", "/protocols"): Row(
+        lambda w, t: Call("GET", "/protocols"), {s: _each(200) for s in SUBJECTS}
+    ),
+    ("POST", "/protocols"): Row(
+        lambda w, t: Call("POST", "/protocols", json={"values": {"bp_systolic_limit": 130}}),
+        {s: _each(403) for s in SUBJECTS},
+    ),
     ("DELETE", "/clients/{client_id}"): Row(
         lambda w, t: Call("DELETE", f"/clients/{w.client(t)}"),
         {
@@ -257,6 +269,8 @@ LISTS = (
     "/alerts",
     "/reports/adverse-events",
     "/reports/controlled-substances",
+    "/protocols/current",
+    "/protocols",
 )
 
 # No token needed: the survey pages (the link is the credential), health, the API's own docs.

@@ -11,11 +11,13 @@ async def _counts(api: Api) -> tuple[int, int]:
     return events, clients
 
 
-async def test_a_nul_in_the_protocol_version_is_422_and_starts_nothing(api: Api) -> None:
+async def test_a_protocol_in_a_start_is_422_and_starts_nothing(api: Api) -> None:
+    # A journey starts on its clinic's current protocol: a request cannot carry one, not even
+    # one with a NUL in its version (which the API once took).
     before = await _counts(api)
     response = await api.start(protocol={"version": "2026-11\u0000"})
     assert response.status_code == 422, response.text
-    assert response.json()["errors"][0]["loc"] == "body.protocol.version"
+    assert response.json()["errors"][0]["loc"] == "body.protocol"
     assert "2026-11" not in response.text
     assert await _counts(api) == before
 

@@ -1,0 +1,1 @@
+"""Tests of the other tables (`records/`), against a real PostgreSQL."""
