@@ -688,7 +688,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     user_verbs = users.add_subparsers(dest="users_command", required=True)
     add = user_verbs.add_parser("add", parents=[common], help="register a clinician, issue a token")
     add.add_argument("name", help="the clinician's name (kept in the clinicians table only)")
-    add.add_argument("--role", required=True, choices=["therapist", "prescriber", "ops"])
+    roles = ["therapist", "prescriber", "ops", "clinical_lead"]  # the lead governs protocols
+    add.add_argument("--role", required=True, choices=roles)
     add.add_argument("--clinic", default="default")
     add.add_argument("--email")
     add.add_argument("--phone")

@@ -219,12 +219,6 @@ def _register_user_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser
         for action in sub.choices["users"]._actions
         if isinstance(action, argparse._SubParsersAction)
     )
-    # `users add --role` (cli/client.py) takes the clinical lead too: the protocol's governor.
-    add = verbs.choices["add"]
-    role = next(action for action in add._actions if action.dest == "role")
-    known = list(role.choices or ())
-    if "clinical_lead" not in known:
-        role.choices = [*known, "clinical_lead"]
     listing = verbs.add_parser(
         "list",
         help="clinicians, roles, clinics and when their tokens were issued, expire, were revoked",

@@ -98,6 +98,11 @@ def stages() -> dict[str, Stage]:
         j.do(type_, actor)
         return j
 
+    def visit_booked(j: Journey) -> Journey:
+        when = j.now + timedelta(days=3)
+        j.do("schedule_visit", visit_id="v1", kind="preparation", scheduled_at=when)
+        return j
+
     built = {
         "new": Journey(),
         "started": Journey().started(),
@@ -118,6 +123,7 @@ def stages() -> dict[str, Stage]:
         "dosed": dosed(Journey().prepared()),
         "on_hold": do(Journey().started(), "raise_safety_hold"),
         "paused": do(Journey().eligible(), "pause"),
+        "visit_booked": visit_booked(Journey().approved()),
     }
     return {name: Stage(j.state, list(j.events), j.now) for name, j in built.items()}
 
@@ -125,7 +131,7 @@ def stages() -> dict[str, Stage]:
 OPEN = [
     "started", "screened", "needs_clearance", "eligible", "referral_sent", "referred",
     "approved", "prepared", "scheduled", "dosing", "monitored", "discharged", "signed", "dosed",
-    "on_hold", "paused",
+    "on_hold", "paused", "visit_booked",
 ]  # fmt: skip
 # Where each command can be accepted.
 WHERE: dict[str, list[str]] = {
@@ -152,6 +158,9 @@ WHERE: dict[str, list[str]] = {
     "amend_session_record": ["signed"],
     "report_adverse_event": ["dosing", "discharged", "signed"],
     "cancel_session": ["scheduled"],
+    "schedule_visit": ["approved", "dosed", "on_hold"],
+    "cancel_visit": ["visit_booked"],
+    "reassign_clinician": ["started", "dosed", "on_hold"],
     "complete_integration": ["dosed"],
     "record_prescriber_follow_up": ["dosed"],
     "raise_safety_hold": ["started", "dosed"],
@@ -313,6 +322,8 @@ def cases(draw: st.DrawFn, type_: str) -> Case:
     at = stage.now + draw(st.sampled_from([timedelta(0), timedelta(hours=3)]))
     if "session_id" in payload:
         payload["session_id"] = draw(mostly(st.sampled_from(["s1", "s2"]), _text([])))
+    if type_ == "cancel_visit":
+        payload["visit_id"] = draw(mostly(st.just("v1"), _text([])))
     if type_ == "start_journey" and draw(st.booleans()):
         payload["therapist_id"] = THERAPIST.id
     if type_ == "start_journey" and draw(mostly(st.just(True), st.just(False))):
