@@ -4,6 +4,7 @@ owes, a safety hold that stops progression, visits, reassignment. Each refusal i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -226,3 +227,41 @@ async def test_ops_reassign_a_client_and_the_new_therapist_takes_over(api: Api) 
     events = (await api.get(api.th2, f"/journeys/{client_id}/events")).json()["events"]
     moved = [e for e in events if e["type"] == "clinician_reassigned"]
     assert moved and moved[0]["actor_id"] == api.ops.clinician_id
+
+
+async def alerts_for(api: Api, user: Any, client_id: str, template: str) -> list[dict[str, Any]]:
+    """The caller's alerts of `template` about the client, once the workflow has sent them."""
+    found: list[dict[str, Any]] = []
+    for _ in range(200):
+        answer = (await api.get(user, "/alerts")).json()
+        found = [a for a in answer if a["client_id"] == client_id and a["template"] == template]
+        if found:
+            break
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def test_a_moderate_cssrs_alerts_the_therapist_without_a_hold(api: Api) -> None:
+    client_id = await api.started()
+    moderate = [1, 1, 1, 0, 0, 0, 0]  # a method: moderate, no intent or plan
+    answer = await ok(
+        api, api.th, client_id, "record_screening", instrument="cssrs", answers=moderate
+    )
+    assert answer["status"] == "active"
+    (alert,) = await alerts_for(api, api.th, client_id, "screening_review_needed")
+    assert alert["recipient_id"] == api.th.clinician_id
+    assert client_id not in (await api.get(api.th2, "/alerts")).text
+
+
+async def test_the_clinician_a_client_moves_to_is_told(api: Api) -> None:
+    client_id = await api.started()
+    await ok(
+        api,
+        api.ops,
+        client_id,
+        "reassign_clinician",
+        role="prescriber",
+        clinician_id=api.rx2.clinician_id,
+    )
+    (alert,) = await alerts_for(api, api.rx2, client_id, "client_assigned")
+    assert alert["recipient_id"] == api.rx2.clinician_id
