@@ -75,6 +75,8 @@ def run_session(j: Journey, sid: str, plan: Session, *, last: bool) -> None:
                 **({"note_ref": f"amend-{n}"} | amendment),
             )
     j.wait(days=3)
+    if j.s.safety_hold is not None:  # a grave adverse event held the course: assessed, cleared
+        j.do("clear_safety_hold", PRESCRIBER, assessment_ref=f"as-{sid}")
     j.do("complete_integration")
     j.wait(days=2)
 
