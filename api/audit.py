@@ -23,6 +23,7 @@ from database.pgtypes import Pool
 from domain import Rejection
 from domain.ids import client_of_journey_workflow, journey_workflow_id
 from domain.vocabulary import OpaqueId
+from eventstore.clients import journeys_of_client
 from records.tokens import Clinician
 
 router = APIRouter(tags=["audit"])
@@ -56,10 +57,6 @@ _RECORD_READ = """
 INSERT INTO access_log (journey_id, workflow_id, client_id, actor_id, actor_role, resource,
                         outcome, clinic_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-"""
-_JOURNEYS_OF_CLIENT = """
-SELECT stream_id FROM events
- WHERE event_type = 'journey_started' AND data->>'client_id' = $1 AND data->>'clinic_id' = $2
 """
 _CLIENTS_OF_JOURNEYS = """
 SELECT stream_id, data->>'client_id' AS client_id FROM events
@@ -169,9 +166,8 @@ async def audit_log(
     require_ops(clinician)
     journeys: list[str] | None = None
     if client_id is not None:
-        rows = await api.pool.fetch(_JOURNEYS_OF_CLIENT, client_id, clinician.clinic_id)
-        filed = journey_workflow_id(client_id, clinician.clinic_id)
-        journeys = [row["stream_id"] for row in rows] + [filed]
+        started = await journeys_of_client(api.pool, client_id, clinician.clinic_id)
+        journeys = [*started, journey_workflow_id(client_id, clinician.clinic_id)]
     rows = await api.pool.fetch(
         _LIST,
         journeys,

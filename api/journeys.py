@@ -45,6 +45,7 @@ from domain import Protocol, Rejection, RejectionCode, Role, decide, fold, parse
 from domain.commands import HeldOver, StartJourney
 from domain.ids import journey_workflow_id
 from domain.view import JourneyView
+from eventstore.clients import journeys_of_client
 from records.clients import ClientErasedError, upsert_client
 from records.protocols import ProtocolError, current_protocol
 from records.tokens import Clinician
@@ -266,13 +267,6 @@ async def _wait_recorded(api: Services, journey_id: str) -> bool:
     return True
 
 
-_PREVIOUS_JOURNEY = """
-SELECT stream_id FROM events
- WHERE event_type = 'journey_started' AND data->>'client_id' = $1
-   AND coalesce(data->>'clinic_id', 'default') = $2
- ORDER BY global_position DESC
- LIMIT 1
-"""
 # A hold whose reason is not a reason code (recorded before they were checked) follows as this.
 HELD_OVER_REASON = "previous_journey_hold"
 
@@ -281,9 +275,10 @@ async def held_over(api: Services, client_id: str, clinic_id: str) -> HeldOver |
     """The safety hold the clinic's client's last journey closed on, if it did: read from the
     event store (the truth), the journey's events folded by the domain. Called once the client
     is known to have no open journey."""
-    previous: str | None = await api.pool.fetchval(_PREVIOUS_JOURNEY, client_id, clinic_id)
-    if previous is None:
+    journeys = await journeys_of_client(api.pool, client_id, clinic_id)
+    if not journeys:
         return None
+    previous = journeys[0]
     recorded = await api.store.read_stream(previous)
     state = fold(parse_event(r.data) for r in recorded)
     if state is None or state.safety_hold is None:

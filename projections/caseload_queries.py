@@ -46,8 +46,6 @@ async def caseload_entries(
     return [CaseloadEntry.model_validate(dict(r)) for r in rows]
 
 
-
-
 @dataclass(frozen=True)
 class FinishedCourse:
     """A journey closed `completed` or `discharged` after at least one dose, that is its client's
