@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tests.api.test_cli import Served, _user, served
 
@@ -56,7 +56,11 @@ async def test_reassign_hold_and_visits_through_the_cli(served: Served) -> None:
     assert refused.code != 0
     assert "safety hold" in refused.err
 
-    when = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    shown = await served.cli("journey", "show", client_id, "--json", token=th2_token)
+    view = shown.json()
+    assert isinstance(view, dict)
+    # The journey's clock (the shared time-skipping server's), not the wall clock.
+    when = (datetime.fromisoformat(view["last_decision"]["at"]) + timedelta(days=3)).isoformat()
     visit = await served.cli(
         "decide",
         client_id,
