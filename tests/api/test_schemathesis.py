@@ -3,7 +3,8 @@ server (`serve_api`: uvicorn on 127.0.0.1, a free port) on the time-skipping Tem
 PostgreSQL, with a real ops token, and must find no 5xx and no contract failure: every status
 documented, every body matching its schema, every content type the documented one.
 
-Bounded for `make test` (`MAX_EXAMPLES` per operation, a fixed seed, two workers). Two checks'
+Bounded for `make test` (`MAX_EXAMPLES` per operation, a fixed seed, two workers; a deeper run:
+`CAREPATH_SCHEMATHESIS_EXAMPLES=200 .venv/bin/pytest tests/api/test_schemathesis.py`). Two checks'
 expectations are set rather than the checks dropped (`CONFIG`): for `positive_data_acceptance`,
 a request the schema allows may still be refused by the pathway's rules (409 not now, 422 a
 protocol's cross-field rule or an instrument's number of answers, 410 a closed check-in) — the
@@ -33,7 +34,7 @@ from database.pgtypes import Pool
 from records.users import add_user
 from tests.net import served_api
 
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = int(os.environ.get("CAREPATH_SCHEMATHESIS_EXAMPLES", "12"))
 SEED = 20261205
 ST = Path(sys.executable).with_name("st")
 
