@@ -3,15 +3,15 @@
 Three tables (migration 0065), every row naming its clinic:
 
 - `safety_journeys`: per journey, whose it is (client, therapist, prescriber, clinic: from its
-  `journey_started`), the doses authorized (`medication_approved`, plus each
-  `prescriber_follow_up_recorded`'s additional doses) and the doses started (each
-  `dosing_session_started`: a started dose counts as used);
+  `journey_started`, then each `clinician_reassigned`), the doses authorized
+  (`medication_approved`, plus each `prescriber_follow_up_recorded`'s additional doses) and the
+  doses started (each `dosing_session_started`: a started dose counts as used);
 - `safety_sessions`: per dosing session, its status and the dose on record: the latest
   `dose_recorded`, or an amendment's corrected dose (`session_record_amended.dose`), with when
   its record was signed;
 - `adverse_events`: one row per adverse event, reported at any time (`adverse_event_reported`,
   source "reported") or given at discharge (each of `dosing_session_completed.adverse_events`,
-  source "at_discharge").
+  source "at_discharge"), under the journey's current therapist and prescriber.
 
 Rows record what the events say, as `domain.evolve` does; the ledger's arithmetic and what
 counts as a dose given are `domain.ledger`'s, and `projections.safety_queries` (the tables'
@@ -29,7 +29,7 @@ from typing import Any
 
 from domain import events as ev
 from domain.commands import DoseGiven
-from domain.vocabulary import AdverseEventSeverity, SessionStatus
+from domain.vocabulary import AdverseEventSeverity, Role, SessionStatus
 from projections.log import LogEvent
 from projections.runner import Conn
 
@@ -196,6 +196,11 @@ _INSERT_EVENTS = _insert(
     update=False,
     select={"seriousness": "string_to_array(seriousness, ',')"},
 )
+# A reassigned journey's adverse events are its new clinicians' (reports narrow by therapist).
+_REASSIGN_EVENTS = """
+UPDATE adverse_events SET therapist_id = $2, prescriber_id = $3
+ WHERE journey_id = $1 AND (therapist_id, prescriber_id) IS DISTINCT FROM ($2, $3)
+"""
 _LOAD_JOURNEYS = f"""
 SELECT {", ".join(_JOURNEY_COLUMNS)} FROM safety_journeys WHERE journey_id = ANY($1::text[])
 """
@@ -221,6 +226,7 @@ TYPES = frozenset(
         "session_record_signed",
         "session_record_amended",
         "adverse_event_reported",
+        "clinician_reassigned",
     }
 )
 
@@ -245,6 +251,7 @@ class _Batch:
         self.adverse_events: list[AdverseEventRow] = []
         self.changed_journeys: set[str] = set()
         self.changed_sessions: set[tuple[str, str]] = set()
+        self.reassigned: set[str] = set()  # journeys whose adverse events change hands
 
     def journey(self, journey_id: str) -> JourneyRow:
         try:
@@ -355,6 +362,13 @@ class _Batch:
                 session.amendments += 1
                 if dose is not None:
                     session.record(dose, at)
+            case ev.ClinicianReassigned(role=role, clinician_id=clinician_id):
+                journey = self.journey(jid)
+                if role is Role.THERAPIST:
+                    journey.therapist_id = clinician_id
+                else:
+                    journey.prescriber_id = clinician_id
+                self.reassigned.add(jid)
             case ev.AdverseEventReported(session_id=sid):
                 self.session(jid, sid)
                 self.journey(jid)
@@ -402,6 +416,9 @@ class SafetyProjection:
             await conn.execute(_UPSERT_SESSIONS, *_columns(sessions, _SESSION_COLUMNS))
         if batch.adverse_events:
             await conn.execute(_INSERT_EVENTS, *_columns(batch.adverse_events, _EVENT_COLUMNS))
+        for jid in sorted(batch.reassigned):
+            journey = batch.journeys[jid]
+            await conn.execute(_REASSIGN_EVENTS, jid, journey.therapist_id, journey.prescriber_id)
 
     async def _load(self, conn: Conn, events: Sequence[LogEvent]) -> _Batch:
         """The stored rows of the journeys and sessions the events name."""

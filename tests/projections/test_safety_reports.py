@@ -26,7 +26,7 @@ from projections.safety_queries import (
     substance_journeys,
     substance_report,
 )
-from tests.domain.journey import CHECK_OK, DISCHARGE_OK, PRESCRIBER, THERAPIST, Journey
+from tests.domain.journey import CHECK_OK, DISCHARGE_OK, OPS, PRESCRIBER, THERAPIST, Journey
 from tests.projections.test_projections import append
 
 VITALS = {"systolic": 120, "diastolic": 80}
@@ -198,6 +198,12 @@ def clinic_journeys() -> dict[str, Journey]:
     j.do("start_dosing", session_id="s1", vitals=HIGH, transport_confirmed=True)
     j.do("cancel_session", session_id="s1", reason="bp_above_limit")
     made["held"] = j
+    # Moved to another therapist after its adverse event: the report is the new therapist's.
+    j = journey(
+        [Session(doses=[dose("50", "KET-C3")], reports=[{"code": "anxiety", "severity": "mild"}])]
+    )
+    j.do("reassign_clinician", OPS, role="therapist", clinician_id="th-2")
+    made["reassigned"] = j
     # Another clinic's journey, with a dose and an adverse event of its own.
     dizzy = {"code": "dizziness", "severity": "serious"}
     made["other"] = journey(
@@ -223,7 +229,9 @@ async def test_the_ledger_and_the_adverse_events_are_the_domain_s(
 
     report = await substance_report(db_pool, "default")
     by_journey = {j.journey_id: j for j in report.journeys}
-    assert set(by_journey) == {streams[n] for n in ("amended", "unaccounted", "no_record", "held")}
+    assert set(by_journey) == {
+        streams[n] for n in ("amended", "unaccounted", "no_record", "held", "reassigned")
+    }
     assert by_journey[streams["held"]].doses_started == 0
     assert by_journey[streams["unaccounted"]].records_unsigned == ["s1"]
     assert by_journey[streams["no_record"]].sessions_without_dose_record == ["s1"]
@@ -234,16 +242,16 @@ async def test_the_ledger_and_the_adverse_events_are_the_domain_s(
         ("no_dose_record", streams["no_record"], "s1", None),
     }
     lots = {lot.lot: lot for lot in report.lots}
-    assert set(lots) == {"KET-A1", "KET-B2"}  # not the other clinic's KET-Z9
+    assert set(lots) == {"KET-A1", "KET-B2", "KET-C3"}  # not the other clinic's KET-Z9
     assert (lots["KET-A1"].doses, lots["KET-A1"].administered_mg) == (1, Decimal(45))
     assert (lots["KET-B2"].doses, lots["KET-B2"].dispensed_mg) == (2, Decimal(135))
     assert lots["KET-B2"].unaccounted_mg == Decimal(5)
     totals = report.totals
-    assert (totals.journeys, totals.doses_started, totals.doses_recorded) == (4, 4, 3)
-    assert totals.doses_authorized == 8
+    assert (totals.journeys, totals.doses_started, totals.doses_recorded) == (5, 5, 4)
+    assert totals.doses_authorized == 10
     assert (totals.dispensed_mg, totals.administered_mg, totals.wasted_mg) == (
-        Decimal(180),
-        Decimal(155),
+        Decimal(230),
+        Decimal(205),
         Decimal(20),
     )
     assert totals.unaccounted_mg == Decimal(5) and totals.sessions_without_dose_record == 1
@@ -260,7 +268,11 @@ async def test_the_ledger_and_the_adverse_events_are_the_domain_s(
         expected_adverse_events(default_events), key=repr
     )
     assert [a.recorded_at for a in listed] == sorted((a.recorded_at for a in listed), reverse=True)
-    assert {a.journey_id for a in listed} == {streams["amended"], streams["unaccounted"]}
+    assert {a.journey_id for a in listed} == {
+        streams["amended"],
+        streams["unaccounted"],
+        streams["reassigned"],
+    }
     serious = await adverse_events(db_pool, "default", serious=True)
     assert [(a.code, a.seriousness) for a in serious] == [("hypertension", ["hospitalisation"])]
     assert all(not a.serious for a in await adverse_events(db_pool, "default", serious=False))
@@ -272,6 +284,12 @@ async def test_the_ledger_and_the_adverse_events_are_the_domain_s(
     assert reported in later and all(a.recorded_at >= reported.recorded_at for a in later)
     assert await adverse_events(db_pool, "default", therapist_id="th-nobody") == []
     assert len(await adverse_events(db_pool, "default", therapist_id=THERAPIST.id)) == 3
+    [moved] = await adverse_events(db_pool, "default", therapist_id="th-2")
+    assert (moved.journey_id, moved.code, moved.therapist_id) == (
+        streams["reassigned"],
+        "anxiety",
+        "th-2",
+    )
     assert len(await adverse_events(db_pool, "default", limit=1)) == 1
     theirs = await adverse_events(db_pool, "other")
     assert [(a.code, a.serious, a.journey_id) for a in theirs] == [
