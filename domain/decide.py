@@ -780,7 +780,10 @@ def _stop(
             "the course is already stopping: the prescriber's discharge follow-up closes it"
         )
     due_at = now + timedelta(days=DISCHARGE_FOLLOW_UP_DAYS)
+    # A paused course that stops is no longer paused: the follow-up it owes comes due.
+    resumed: list[Event] = [ev.JourneyResumed(**meta)] if s.paused else []
     return [
+        *resumed,
         *_cancel_open_sessions(s, meta, "course_stopping"),
         ev.CourseStopping(reason=reason, detail=cmd.reason, follow_up_due_at=due_at, **meta),
     ]
@@ -938,9 +941,11 @@ HOLD_ALLOWS = frozenset(
         "record_ended_outside",
     }
 )
-# What a stopping course no longer does: move towards more treatment.
+# What a stopping course no longer does: move towards more treatment, or pause (which would
+# hide the discharge follow-up it owes).
 _STOPPING_STOPS = frozenset(
     {
+        "pause",
         "complete_consultation",
         "record_medical_clearance",
         "refer_to_prescriber",

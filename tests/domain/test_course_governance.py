@@ -166,11 +166,21 @@ def test_stopping_after_a_dose_owes_the_discharge_follow_up(how: str, by: Actor)
         (n.recipient, n.template) for n in told
     }
     assert "already stopping" in j.reject(how, by).reason
+    assert "stopping" in j.reject("pause", by).reason
     cont = {"outcome": "continue", "expires_at": j.now + timedelta(days=30)}
     assert "discontinue" in j.reject("record_prescriber_follow_up", PRESCRIBER, **cont).reason
     closed = j.do("record_prescriber_follow_up", PRESCRIBER, outcome="discontinue")
     assert j.s.closed_reason is reason
     assert isinstance(closed[-1], JourneyClosed) and closed[-1].detail == stopping[0].detail
+
+
+def test_a_paused_course_that_stops_owes_its_follow_up_at_once() -> None:
+    j = approved_for(2)
+    j.dose("s1")
+    j.do("pause", OPS, reason="client_travel")
+    j.do("withdraw", OPS)
+    assert not j.s.paused and j.s.stopping is not None
+    assert DueKind.DISCHARGE_FOLLOW_UP in kinds(j)
 
 
 def test_a_late_discharge_follow_up_stays_overdue_until_recorded() -> None:
