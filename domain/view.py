@@ -13,14 +13,63 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
+from domain.commands import Vitals
 from domain.due import DueItem, due, is_overdue
 from domain.rules import CURRENT, Rules
-from domain.state import DoseLedger, JourneyState, LastDecision
-from domain.vocabulary import ClosedReason, Stage, Status
+from domain.state import (
+    DoseLedger,
+    DosingSession,
+    JourneyState,
+    LastDecision,
+    SafetyHold,
+    Stopping,
+    Visit,
+)
+from domain.vocabulary import ClosedReason, SessionMode, SessionStatus, Stage, Status
+
+
+class SessionView(BaseModel):
+    """A dosing session as its clinicians follow it: when, the dose, the last vitals, when the
+    monitoring may end, the record's signature."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session_id: str
+    status: SessionStatus
+    mode: SessionMode
+    scheduled_at: AwareDatetime
+    dose_number: int | None
+    started_at: AwareDatetime | None
+    monitoring_ends_at: AwareDatetime | None  # the protocol's minimum monitoring after the dose
+    completed_at: AwareDatetime | None
+    last_vitals: Vitals | None  # the latest reading (a held session: the pre-dose one)
+    last_vitals_at: AwareDatetime | None
+    record_signed_at: AwareDatetime | None
+    adverse_events: int
+
+
+def _session_view(state: JourneyState, session: DosingSession) -> SessionView:
+    last = session.readings[-1] if session.readings else None
+    minimum = timedelta(minutes=state.protocol.min_monitoring_minutes)
+    return SessionView(
+        session_id=session.session_id,
+        status=session.status,
+        mode=session.mode,
+        scheduled_at=session.scheduled_at,
+        dose_number=session.dose_number,
+        started_at=session.started_at,
+        monitoring_ends_at=session.started_at + minimum if session.started_at else None,
+        completed_at=session.completed_at,
+        last_vitals=last.vitals if last else None,
+        last_vitals_at=last.at if last else None,
+        record_signed_at=session.record_signed_at,
+        adverse_events=session.adverse_events,
+    )
 
 
 class JourneyView(BaseModel):
@@ -40,6 +89,11 @@ class JourneyView(BaseModel):
     last_decision: LastDecision | None
     version: int
     protocol_version: str
+    # Defaults: a view answered by a run before these fields existed still reads.
+    safety_hold: SafetyHold | None = None  # who raised it, why (a reason code), when
+    stopping: Stopping | None = None  # a course stopping, awaiting the discharge follow-up
+    visits: list[Visit] = []  # booked, not yet done
+    sessions: list[SessionView] = []  # the dosing sessions not cancelled, in order
 
 
 def journey_view(
@@ -63,6 +117,14 @@ def journey_view(
         last_decision=state.last_decision,
         version=state.version,
         protocol_version=state.protocol.version,
+        safety_hold=state.safety_hold,
+        stopping=state.stopping,
+        visits=state.scheduled_visits(),
+        sessions=[
+            _session_view(state, s)
+            for s in sorted(state.sessions.values(), key=lambda s: (s.scheduled_at, s.session_id))
+            if s.status is not SessionStatus.CANCELLED
+        ],
     )
 
 

@@ -51,6 +51,11 @@ CASELOAD_SHAPE: ViewShape = {
     "overdue": None,  # depends on when it is read: readers ask `domain.is_overdue` of `state`
     "last_decision": None,  # in `state`; `GET /journeys/{client_id}` shows it
     "protocol_version": None,  # in `state`
+    # In `state`; `GET /journeys/{client_id}` shows them.
+    "safety_hold": None,
+    "stopping": None,
+    "visits": None,
+    "sessions": None,
 }
 
 

@@ -16,6 +16,19 @@ from tests.domain.journey import PRESCRIBER
 from tests.domain.journey import Journey as Driver
 from workflows.messages import DecisionOutcome
 
+# Added since the contract was given (issue 13's governed course: the hold, a stopping course,
+# booked visits, the dosing sessions): new properties only, nothing of the given ones changed.
+ADDED_PROPERTIES: dict[str, Any] = {
+    "safety_hold": {"anyOf": [{"$ref": "#/components/schemas/SafetyHold"}, {"type": "null"}]},
+    "stopping": {"anyOf": [{"$ref": "#/components/schemas/Stopping"}, {"type": "null"}]},
+    "visits": {"items": {"$ref": "#/components/schemas/Visit"}, "title": "Visits", "type": "array"},
+    "sessions": {
+        "items": {"$ref": "#/components/schemas/SessionView"},
+        "title": "Sessions",
+        "type": "array",
+    },
+}
+
 JOURNEY: dict[str, Any] = {
     "properties": {
         "journey_id": {"type": "string", "title": "Journey Id"},
@@ -37,6 +50,7 @@ JOURNEY: dict[str, Any] = {
         },
         "version": {"type": "integer", "title": "Version"},
         "protocol_version": {"type": "string", "title": "Protocol Version"},
+        **ADDED_PROPERTIES,
     },
     "type": "object",
     "required": [
@@ -55,6 +69,7 @@ JOURNEY: dict[str, Any] = {
         "last_decision",
         "version",
         "protocol_version",
+        *ADDED_PROPERTIES,
     ],
     "title": "Journey",
     "description": "A journey as clinicians see it: where it is, what is due, the doses, the "
@@ -82,6 +97,7 @@ DECISION_ANSWER: dict[str, Any] = {
         },
         "version": {"type": "integer", "title": "Version"},
         "protocol_version": {"type": "string", "title": "Protocol Version"},
+        **ADDED_PROPERTIES,
         "decision_id": {"type": "string", "title": "Decision Id"},
         "events": {"items": {"type": "string"}, "type": "array", "title": "Events"},
     },
@@ -102,6 +118,7 @@ DECISION_ANSWER: dict[str, Any] = {
         "last_decision",
         "version",
         "protocol_version",
+        *ADDED_PROPERTIES,
         "decision_id",
         "events",
     ],
@@ -207,8 +224,19 @@ def test_a_journey_is_its_view() -> None:
         },
         "version": view.version,
         "protocol_version": view.protocol_version,
+        "safety_hold": None,
+        "stopping": None,
+        "visits": [],
+        "sessions": [s.model_dump(mode="json") for s in view.sessions],
     }
     expected["next_due"] = expected["due"][0]
+    (session,) = expected["sessions"]
+    assert (session["session_id"], session["status"], session["dose_number"]) == (
+        "s1",
+        "completed",
+        1,
+    )
+    assert session["last_vitals"] is not None and session["record_signed_at"] is not None
     assert Journey.from_view(view).model_dump(mode="json") == expected
     answer = DecisionAnswer.from_outcome(
         DecisionOutcome(decision_id="d-1", events=["dose_started"], view=view)
