@@ -20,6 +20,7 @@ import asyncpg
 from config.settings import get_settings
 from database.pgtypes import Connection, Pool
 from domain import Role
+from records.signin import end_sessions
 from records.tokens import new_token, token_hash
 
 ID_PREFIX = {
@@ -164,10 +165,12 @@ async def issue_token(
 
 
 async def revoke_tokens(pool: Pool, clinician_id: str, *, actor: str | None = None) -> int:
-    """Revoke every token of the clinician; the number revoked."""
+    """Revoke every token of the clinician, and end their web sessions; the number of tokens
+    revoked."""
     async with pool.acquire() as conn, conn.transaction():
         clinic: str | None = await conn.fetchval(_CLINIC_OF, clinician_id)
         status = await conn.execute(_REVOKE, clinician_id)
+        await end_sessions(conn, clinician_id, "tokens_revoked")
         await _record(conn, actor, "tokens_revoked", clinician_id, clinic)
     return int(status.split()[-1])
 
