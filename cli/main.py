@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import getpass
 import json
 import os
 import sys
@@ -210,8 +211,34 @@ def _users_rotate(args: argparse.Namespace) -> int:
     )
 
 
+def _read_password(from_stdin: bool) -> str:
+    """The new password: one line of stdin (scripts), else asked twice without echo."""
+    from cli.client import REFUSED, CliError
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("new password: ")
+    if getpass.getpass("again: ") != first:
+        raise CliError(REFUSED, "the two passwords differ: nothing was changed")
+    return first
+
+
+def _users_set_password(args: argparse.Namespace) -> int:
+    from cli.client import REFUSED, CliError, _with_pool
+    from records.signin import PasswordError, set_password
+
+    password = _read_password(args.password_stdin)
+    try:
+        _with_pool(lambda pool: set_password(pool, args.clinician_id, password))
+    except PasswordError as error:
+        raise CliError(REFUSED, f"{error}: nothing was changed") from None
+    print(f"password set for {args.clinician_id}; their web sessions have ended")
+    return 0
+
+
 def _register_user_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`carepath users list|rotate`, beside `users add|token|revoke` (cli/client.py)."""
+    """`carepath users list|rotate|set-password`, beside `users add|token|revoke`
+    (cli/client.py)."""
     from cli.client import _guarded
 
     verbs = next(
@@ -232,6 +259,15 @@ def _register_user_verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser
     rotate.add_argument("clinician_id")
     rotate.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     rotate.set_defaults(run=_guarded(_users_rotate))
+    password = verbs.add_parser(
+        "set-password",
+        help="set a clinician's web sign-in password (Argon2id); their web sessions end",
+    )
+    password.add_argument("clinician_id")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read it from one line of stdin"
+    )
+    password.set_defaults(run=_guarded(_users_set_password))
 
 
 def _protocol_text(version: dict[str, Any]) -> str:
