@@ -185,11 +185,13 @@ class Rotated:
 async def rotate_token(
     pool: Pool, clinician_id: str, *, ttl_days: int | None = None, actor: str | None = None
 ) -> Rotated:
-    """Revoke the clinician's tokens and issue a new one, in one transaction."""
+    """Revoke the clinician's tokens (and end their web sessions) and issue a new token, in one
+    transaction."""
     token = new_token()
     async with pool.acquire() as conn, conn.transaction():
         clinic = await _clinic_of(conn, clinician_id)
         status = await conn.execute(_REVOKE, clinician_id)
+        await end_sessions(conn, clinician_id, "tokens_revoked")
         expires_at: datetime = await conn.fetchval(
             _INSERT_TOKEN, token_hash(token), clinician_id, _ttl(ttl_days)
         )

@@ -23,7 +23,7 @@ from records.signin import (
     sign_in,
     sign_out,
 )
-from records.users import add_user, revoke_tokens
+from records.users import add_user, revoke_tokens, rotate_token
 
 GOOD = "correct horse battery staple"
 
@@ -157,6 +157,10 @@ async def test_sign_out_a_new_password_and_revocation_end_sessions(db_pool: Pool
     await revoke_tokens(db_pool, clinician_id)  # `carepath users revoke`
     assert await session_of(db_pool, fourth.token) is None
     assert await end_sessions(db_pool, clinician_id, "tokens_revoked") == 0
+    _, fifth = await sign_in(db_pool, clinician_id, "another long passphrase")
+    assert fifth is not None
+    await rotate_token(db_pool, clinician_id)  # `carepath users rotate`
+    assert await session_of(db_pool, fifth.token) is None
 
 
 @pytest.mark.parametrize("token", ["", "ws_" + "x" * 300, "cp_notasession", "ws_unknown"])
