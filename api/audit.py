@@ -46,6 +46,7 @@ Resource = Literal[
     "protocol",
     "protocols",
     "protocol_published",
+    "decisions_available",
 ]
 
 _RECORD_REJECTED = """

@@ -5,6 +5,11 @@ token, never the body. The decision goes to the journey workflow as the update `
 the decision id as the update id: a repeat returns the first answer and does nothing more, also
 after the journey has closed (answered then from the workflow's `outcome` query).
 
+`GET /journeys/{client_id}/decisions` lists the decisions the caller may take now
+(`domain.available`), each with its prefilled fields and its body's JSON schema, computed on
+the state the workflow holds (its `state` query: the authority), after the same visibility
+checks as every journey read, and audited as a read (`decisions_available`).
+
 The client id is resolved in the caller's clinic (another clinic's client: 404, as if it did
 not exist), and the caller must be able to see the journey (`api.journeys.may_see`) before the
 workflow is asked anything: a repeated decision id is answered from the workflow's recent
@@ -16,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import typing
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from temporalio.client import (
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -31,9 +38,18 @@ from api.audit import record_read, record_rejection
 from api.auth import CurrentClinician
 from api.context import Api, Services
 from api.errors import ApiError, from_validation_error, log
-from api.journeys import ERRORS, QUERY_TIMEOUT, ClientId, clinic_view, may_see, query_view
-from api.models import DecisionAnswer
-from domain import Command, Rejection, RejectionCode
+from api.journeys import (
+    ERRORS,
+    QUERY_TIMEOUT,
+    ClientId,
+    clinic_view,
+    may_see,
+    query_view,
+    visible_view,
+)
+from api.models import AvailableDecision, DecisionAnswer
+from domain import Command, JourneyState, Rejection, RejectionCode
+from domain.available import available
 from domain.commands import ReassignClinician, StartJourney
 from domain.ids import journey_workflow_id
 from domain.view import JourneyView
@@ -82,6 +98,8 @@ def _type_of(model: type[BaseModel]) -> str:
 _COMMANDS: tuple[type[BaseModel], ...] = typing.get_args(typing.get_args(Command)[0])
 BODY_MODELS = tuple(_body_model(c) for c in _COMMANDS if c not in _NOT_DECISIONS)
 DECISION_TYPES = frozenset(_type_of(m) for m in BODY_MODELS)
+# Each decision's body as a JSON schema (what `GET .../decisions` gives a client for its form).
+BODY_SCHEMAS: dict[str, dict[str, Any]] = {_type_of(m): m.model_json_schema() for m in BODY_MODELS}
 
 if TYPE_CHECKING:
     DecisionBody = BaseModel
@@ -246,3 +264,59 @@ async def make_decision(
     command = _command(body, clinician)
     outcome = await _Decision(api, clinician, client_id, command).make()
     return DecisionAnswer.from_outcome(outcome)
+
+
+async def _current_state(handle: WorkflowHandle[Any, Any]) -> JourneyState | None:
+    """The state the journey's workflow holds now (None: there is none to ask)."""
+    try:
+        state: JourneyState | None = await handle.query(
+            "state",
+            result_type=JourneyState | None,  # type: ignore[arg-type]
+            rpc_timeout=QUERY_TIMEOUT,
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    except WorkflowQueryFailedError:
+        log.warning("journey state query failed", workflow_id=handle.id)
+        return None
+    return state
+
+
+@router.get(
+    "/journeys/{client_id}/decisions",
+    response_model=list[AvailableDecision],
+    summary="The decisions you may take on a client's journey now, each with a prefilled body",
+    description=(
+        "Exactly the decisions the pathway would accept from you now (the next steps first): "
+        "each with its `fields` (submit `{type, decision_id, ...fields}` to `POST` on this "
+        "path), the fields only you can fill (`needs_input`: answers, vitals, the dose, a "
+        "confirmation; the prefilled value is a sample) and its body's JSON `schema`. A closed "
+        "journey lists none."
+    ),
+    responses=ERRORS,
+)
+async def available_decisions(
+    client_id: ClientId, clinician: CurrentClinician, api: Api
+) -> list[AvailableDecision]:
+    view = await visible_view(api, clinician, client_id, "decisions_available")
+    state = await _current_state(api.journey(client_id, clinician.clinic_id))
+    if state is None or state.journey_id != view.journey_id:
+        # A new journey replaced the one just checked: its caller must be checked again.
+        raise ApiError(409, "the client's journey changed while it was read: ask again")
+    # The workflow decides at its own time; never before the journey's last decision (a clock
+    # behind the workflow's must not offer a time the workflow already passed).
+    now = max(datetime.now(UTC), state.last_activity_at)
+    return [
+        AvailableDecision.model_validate(
+            {
+                "type": offer.type,
+                "fields": offer.fields,
+                "needs_input": list(offer.needs_input),
+                "next_step": offer.next_step,
+                "schema": BODY_SCHEMAS[offer.type],
+            }
+        )
+        for offer in available(state, clinician.actor, now)
+    ]

@@ -166,6 +166,26 @@ class DecisionAnswer(Journey):
         )
 
 
+class AvailableDecision(_Out):
+    """A decision the caller may take now (`domain.available`): submit `{type, decision_id,
+    ...fields}` to `POST /journeys/{client_id}/decisions`, with `needs_input` filled in."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    type: str = Field(description="the decision")
+    fields: dict[str, Any] = Field(
+        description="the decision's fields, prefilled: the decision is accepted with these"
+    )
+    needs_input: list[str] = Field(
+        description="fields only the clinician can fill (answers, vitals, the dose, goals, a"
+        " confirmation): ask for them rather than submit the sample value"
+    )
+    next_step: bool = Field(description="what the journey is waiting on now (listed first)")
+    body_schema: dict[str, Any] = Field(
+        alias="schema", description="the JSON schema of the decision's body, to render its form"
+    )
+
+
 class TimelineEvent(_Out):
     position: int
     version: int

@@ -173,6 +173,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/journeys/{client_id}/events"): Row(
         lambda w, t: Call("GET", f"/journeys/{w.client(t)}/events"), _READ
     ),
+    ("GET", "/journeys/{client_id}/decisions"): Row(
+        lambda w, t: Call("GET", f"/journeys/{w.client(t)}/decisions"), _READ
+    ),
     ("GET", "/journeys/{client_id}/outcomes"): Row(
         lambda w, t: Call("GET", f"/journeys/{w.client(t)}/outcomes"), _READ
     ),
