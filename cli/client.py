@@ -262,6 +262,41 @@ def _journey_sessions(args: argparse.Namespace) -> int:
     return _show(args, answer, _sessions_text)
 
 
+def _decide_arg(value: Any) -> str:
+    """A field's value as `carepath decide` reads it back (JSON when it parses)."""
+    import shlex
+
+    if isinstance(value, str) and field_value(value) == value:
+        return shlex.quote(value)
+    return shlex.quote(json.dumps(value, separators=(",", ":")))
+
+
+def _available_text(client: str, offers: list[dict[str, Any]]) -> str:
+    """Each decision you may take now as the `carepath decide` that takes it (the next steps,
+    marked *, first); the fields to fill in are named, their values shown are samples."""
+    if not offers:
+        return f"no decision is open to you on {client} now"
+    lines = [f"decisions you may take on {client} now (* the next step):"]
+    for offer in offers:
+        args = " ".join(
+            f"--{name} {_decide_arg(value)}"
+            for name, value in offer["fields"].items()
+            if value is not None
+        )
+        mark = "*" if offer["next_step"] else " "
+        lines.append(f"{mark} {offer['type']}")
+        lines.append(f"    carepath decide {client} {offer['type']} {args}".rstrip())
+        if offer["needs_input"]:
+            asked = ", ".join(offer["needs_input"])
+            lines.append(f"    fill in: {asked} (the values shown are samples)")
+    return "\n".join(lines)
+
+
+def _journey_decisions(args: argparse.Namespace) -> int:
+    answer = call(get_settings(), "GET", f"/journeys/{args.client}/decisions")
+    return _show(args, answer, lambda offers: _available_text(args.client, offers))
+
+
 def _adverse_events_text(entries: list[dict[str, Any]]) -> str:
     if not entries:
         return "no adverse events"
@@ -631,6 +666,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sessions.add_argument("client")
     sessions.set_defaults(run=_guarded(_journey_sessions))
+    decisions = verbs.add_parser(
+        "decisions", parents=[common], help="the decisions you may take now, ready to run"
+    )
+    decisions.add_argument("client")
+    decisions.set_defaults(run=_guarded(_journey_decisions))
 
     decide = subparsers.add_parser(
         "decide",

@@ -5,8 +5,10 @@ approval by offers alone."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
+from cli.client import _available_text, parse_fields
 from tests.api.conftest import Api, User
 
 PHQ9 = [1, 1, 1, 1, 1, 1, 1, 1, 0]
@@ -136,3 +138,20 @@ async def test_a_held_journey_offers_clearing_and_a_closed_one_nothing(api: Api)
 async def test_no_journey_is_404(api: Api) -> None:
     response = await api.get(api.th, "/journeys/cl-nobody-here/decisions")
     assert response.status_code == 404, response.text
+
+
+async def test_the_cli_prints_each_offer_as_the_decide_command_that_takes_it(api: Api) -> None:
+    client_id = await api.started()
+    await take(api, api.th, client_id, "record_screening")
+    answer = await offers(api, api.th, client_id)
+    text = _available_text(client_id, answer)
+    commands = [line.strip() for line in text.splitlines() if "carepath decide" in line]
+    assert len(commands) == len(answer)
+    assert text.splitlines()[1] == "* record_screening"  # gad7 now: the next step
+    for offer, line in zip(answer, commands, strict=True):
+        words = shlex.split(line)
+        assert words[:4] == ["carepath", "decide", client_id, offer["type"]]
+        fields, _, _ = parse_fields(words[4:])
+        assert fields == {k: v for k, v in offer["fields"].items() if v is not None}
+    assert "fill in: answers" in text
+    assert _available_text("cl-x", []) == "no decision is open to you on cl-x now"
