@@ -52,6 +52,7 @@ from domain import Command, JourneyState, Rejection, RejectionCode
 from domain.available import available
 from domain.commands import ReassignClinician, StartJourney
 from domain.ids import journey_workflow_id
+from domain.rules import Rules
 from domain.view import JourneyView
 from records.assignees import is_assignable
 from records.tokens import Clinician
@@ -266,14 +267,16 @@ async def make_decision(
     return DecisionAnswer.from_outcome(outcome)
 
 
-async def _current_state(handle: WorkflowHandle[Any, Any]) -> JourneyState | None:
-    """The state the journey's workflow holds now (None: there is none to ask)."""
+async def _current_state(handle: WorkflowHandle[Any, Any]) -> tuple[JourneyState, Rules] | None:
+    """The state the journey's workflow holds now and the rules its run decides by (None: there
+    is none to ask)."""
     try:
         state: JourneyState | None = await handle.query(
             "state",
             result_type=JourneyState | None,  # type: ignore[arg-type]
             rpc_timeout=QUERY_TIMEOUT,
         )
+        rules: Rules = await handle.query("rules", result_type=Rules, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return None
@@ -281,7 +284,7 @@ async def _current_state(handle: WorkflowHandle[Any, Any]) -> JourneyState | Non
     except WorkflowQueryFailedError:
         log.warning("journey state query failed", workflow_id=handle.id)
         return None
-    return state
+    return None if state is None else (state, rules)
 
 
 @router.get(
@@ -301,12 +304,13 @@ async def available_decisions(
     client_id: ClientId, clinician: CurrentClinician, api: Api
 ) -> list[AvailableDecision]:
     view = await visible_view(api, clinician, client_id, "decisions_available")
-    state = await _current_state(api.journey(client_id, clinician.clinic_id))
-    if state is None or state.journey_id != view.journey_id:
+    current = await _current_state(api.journey(client_id, clinician.clinic_id))
+    if current is None or current[0].journey_id != view.journey_id:
         # A new journey replaced the one just checked: its caller must be checked again.
         raise ApiError(409, "the client's journey changed while it was read: ask again")
     # The workflow decides at its own time; never before the journey's last decision (a clock
     # behind the workflow's must not offer a time the workflow already passed).
+    state, rules = current
     now = max(datetime.now(UTC), state.last_activity_at)
     return [
         AvailableDecision.model_validate(
@@ -318,5 +322,5 @@ async def available_decisions(
                 "schema": BODY_SCHEMAS[offer.type],
             }
         )
-        for offer in available(state, clinician.actor, now)
+        for offer in available(state, clinician.actor, now, rules)
     ]

@@ -277,6 +277,11 @@ class JourneyWorkflow:
     def state(self) -> JourneyState | None:
         return self._state
 
+    @workflow.query(name="rules")
+    def rules(self) -> Rules:
+        """The generation of the rules this run decides by."""
+        return self._rules
+
     @workflow.query(name="outcome")
     def outcome(self, decision_id: str) -> DecisionOutcome | None:
         """The answer given to a recent decision (also after the journey closed)."""
