@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--api-port", type=int, default=None, help="default: CAREPATH_API_PORT")
     dev.add_argument("--codec-port", type=int, default=None, help="default: CAREPATH_CODEC_PORT")
     dev.add_argument("--data-dir", type=Path, default=None, help="default: .carepath/")
-    dev.add_argument("--demo", action="store_true", help="seed a few journeys at different stages")
+    dev.add_argument("--demo", action="store_true", help="seed every stage and a check-in")
     dev.set_defaults(run=_dev)
     sub.add_parser("migrate", help="apply the event store's migrations").set_defaults(run=_migrate)
     worker = sub.add_parser("worker", help="run a Temporal worker (journeys and activities)")

@@ -163,12 +163,18 @@ async def run_dev(settings: Settings, options: DevOptions, stop: asyncio.Event) 
         async with worker:
             await wait_until(lambda: _api_healthy(settings), "the API", 60)
             log.info("schedules applied", changed=await apply_schedules(client, settings))
+            demo = ""
             if options.demo:
                 from devstack.demo import seed_demo
+                from devstack.demo_journeys import DemoError
 
-                seeded = await seed_demo(client, settings)
-                log.info("demo journeys seeded", count=seeded)
-            print(_banner(settings, options, temporal is not None), flush=True)
+                try:
+                    seeded = await seed_demo(client, settings)
+                except DemoError as error:
+                    raise DevError(f"the demo was not seeded: {error}") from None
+                log.info("demo seeded", started=len(seeded.started), journeys=len(seeded.views))
+                demo = seeded.table()
+            print(_banner(settings, options, temporal is not None) + demo, flush=True)
             failure = await _watch(stop, temporal, {"the API": api_task, "the codec": codec_task})
             if failure is not None:
                 log.error("a part of the stack stopped; stopping the rest", failure=failure)
