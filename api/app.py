@@ -6,6 +6,7 @@ models current (caseload, audit, outcomes) by following the event log. `api.guar
 front of every route (security headers, the request size limit, repeated JSON keys, the sign-in
 throttle). The OpenAPI document names every status an operation can answer (`document_errors`):
 the routes list their own, the answers every route may give are added here, in one place.
+`/docs` shows it in Swagger UI served by this process (`api.docs`), never from a CDN.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from api import (
     audit,
     caseload,
     decisions,
+    docs,
     errors,
     guards,
     health,
@@ -68,6 +70,8 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
         summary="Care pathways for ketamine-assisted psychotherapy: the clinicians' API",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # `api.docs` serves the page and its assets itself (offline)
+        redoc_url=None,
     )
     keys = load_key_ring(settings.payload_keys, settings.payload_key_file)
     app.state.services = Services(settings=settings, temporal=temporal, pool=pool, keys=keys)
@@ -79,6 +83,7 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(alerts.router)
     app.include_router(protocols.router)
+    app.include_router(docs.router(app))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -435,6 +435,9 @@ def _decision_text(answer: dict[str, Any]) -> str:
 
 
 def _decide(args: argparse.Namespace) -> int:
+    if any(token in ("-h", "--help") for token in args.fields):  # decide CLIENT TYPE --help
+        print(_one_decision_help(args.type), end="")
+        return OK
     fields, decision_id, as_json = parse_fields(args.fields)
     args.json = args.json or as_json
     decision_id = decision_id or args.decision_id or f"d-{uuid.uuid4().hex[:16]}"
@@ -619,6 +622,49 @@ def _users_revoke(args: argparse.Namespace) -> int:
     return _show(args, answer, lambda a: f"revoked {a['revoked']} token(s)")
 
 
+def _one_decision_help(decision: str) -> str:
+    from cli.decisions_help import one_decision
+
+    try:
+        return one_decision(decision)
+    except KeyError as error:
+        raise CliError(BAD_INPUT, str(error.args[0])) from None
+
+
+class _DecideHelp(argparse.Action):
+    """`decide --help`: the decisions and their fields, generated from the domain's commands
+    when asked (not at every start); `decide --help TYPE`: one decision."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(
+            option_strings,
+            dest=argparse.SUPPRESS,
+            default=argparse.SUPPRESS,
+            nargs="?",
+            metavar="TYPE",
+            help=help,
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from cli.decisions_help import all_decisions
+
+        if values is None:
+            parser.epilog = all_decisions()
+            parser.print_help()
+            parser.exit()
+        try:
+            print(_one_decision_help(str(values)), end="")
+        except CliError as error:
+            parser.exit(error.code, f"carepath: {error.message}\n")
+        parser.exit()
+
+
 def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def guarded(args: argparse.Namespace) -> int:
         try:
@@ -675,12 +721,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     decide = subparsers.add_parser(
         "decide",
         parents=[common],
-        help="make a decision on a client's journey",
-        description="Fields as --name value (JSON when it parses), e.g. "
-        "`carepath decide cl-1 record_screening --instrument phq9 --answers [1,2,1,0,0,1,2,1,0]`",
+        add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="make a decision on a client's journey (--help lists every decision)",
+        description="Make a decision on a client's journey: fields as --name value (JSON when it "
+        "parses), e.g.\n"
+        "  carepath decide cl-1 record_screening --instrument phq9 --answers [1,2,1,0,0,1,2,1,0]",
+    )
+    decide.add_argument(
+        "-h", "--help", action=_DecideHelp, help="every decision and its fields (TYPE: one)"
     )
     decide.add_argument("client")
-    decide.add_argument("type", help="the decision, e.g. record_screening, pause")
+    decide.add_argument("type", help="the decision, e.g. record_screening, pause (see below)")
     decide.add_argument("--decision-id", help="repeat one to retry safely (default: a new one)")
     decide.add_argument("fields", nargs=argparse.REMAINDER, help="--field value ...")
     decide.set_defaults(run=_guarded(_decide))

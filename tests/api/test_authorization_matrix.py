@@ -287,8 +287,7 @@ PUBLIC: dict[tuple[str, str], Call] = {
     ("POST", "/s/{link}"): Call("POST", "/s/k1.not-a-link"),
     ("GET", "/openapi.json"): Call("GET", "/openapi.json"),
     ("GET", "/docs"): Call("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"): Call("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"): Call("GET", "/redoc"),
+    ("GET", "/docs/assets/{name}"): Call("GET", "/docs/assets/swagger-ui.css"),
 }
 PUBLIC_STATUS = {"/healthz": 200, "/surveys/{link}": 404, "/s/{link}": 404}
 
