@@ -15,6 +15,7 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,64 @@ def _journey_text(j: dict[str, Any]) -> str:
             else None,
         ),
     ]
+    pairs += _course_pairs(j)
     return "\n".join(f"{k:<14}{_cell(v)}" for k, v in pairs)
+
+
+def _minute(at: str | None) -> str | None:
+    """An ISO time as read on a clinic's screen: to the minute, in UTC."""
+    if not at:
+        return None
+    return datetime.fromisoformat(at).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _course_pairs(j: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """The hold and why, a stopping course, booked visits and each dosing session."""
+    pairs: list[tuple[str, str | None]] = []
+    hold = j.get("safety_hold")
+    if hold:
+        by = hold.get("raised_by") or {}
+        pairs.append(
+            (
+                "safety hold",
+                f"{hold['reason']} ({hold['source']}) by {by.get('id')} at "
+                f"{_minute(hold.get('raised_at'))}",
+            )
+        )
+    stopping = j.get("stopping")
+    if stopping:
+        pairs.append(
+            (
+                "stopping",
+                f"{stopping['reason']}: the prescriber's discharge follow-up is due by "
+                f"{_minute(stopping.get('follow_up_due_at'))}",
+            )
+        )
+    for visit in j.get("visits") or []:
+        pairs.append(
+            ("visit", f"{visit['kind']} {visit['visit_id']} at {_minute(visit['scheduled_at'])}")
+        )
+    for session in j.get("sessions") or []:
+        parts = [session["status"], f"scheduled {_minute(session['scheduled_at'])}"]
+        if session.get("dose_number"):
+            parts.append(f"dose {session['dose_number']}")
+        if session.get("started_at"):
+            parts.append(f"started {_minute(session['started_at'])}")
+        if session.get("monitoring_ends_at") and not session.get("completed_at"):
+            parts.append(f"monitoring until {_minute(session['monitoring_ends_at'])}")
+        vitals = session.get("last_vitals")
+        if vitals:
+            parts.append(
+                f"BP {vitals['systolic']}/{vitals['diastolic']} at "
+                f"{_minute(session.get('last_vitals_at'))}"
+            )
+        if session.get("completed_at"):
+            signed = session.get("record_signed_at")
+            parts.append(f"record signed {_minute(signed)}" if signed else "record unsigned")
+        if session.get("adverse_events"):
+            parts.append(f"{session['adverse_events']} adverse event(s)")
+        pairs.append((f"session {session['session_id']}", " · ".join(parts)))
+    return pairs
 
 
 def _show(args: argparse.Namespace, answer: Any, text: Callable[[Any], str]) -> int:

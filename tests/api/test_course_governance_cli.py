@@ -45,6 +45,9 @@ async def test_reassign_hold_and_visits_through_the_cli(served: Served) -> None:
         "decide", client_id, "raise_safety_hold", "--reason", "clinical_concern", token=th2_token
     )
     assert held.code == 0, held.err
+    shown_held = await served.cli("journey", "show", client_id, token=th2_token)
+    assert shown_held.code == 0, shown_held.err
+    assert f"safety hold   clinical_concern (clinician) by {th2} at " in shown_held.out
     refused = await served.cli(
         "decide",
         client_id,
