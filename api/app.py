@@ -38,6 +38,7 @@ from api import (
     reports,
     survey_page,
     surveys,
+    web,
 )
 from api.context import Services
 from api.models import ErrorBody
@@ -84,6 +85,8 @@ def create_app(settings: Settings, *, temporal: Client, pool: Pool) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(protocols.router)
     app.include_router(docs.router(app))
+    app.include_router(web.router)
+    app.add_exception_handler(web.SignedOut, lambda _request, _error: web.signed_out_response())
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

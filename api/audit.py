@@ -47,6 +47,8 @@ Resource = Literal[
     "protocols",
     "protocol_published",
     "decisions_available",
+    "signed_in",  # the web app's sign-in and sign-out (api/web.py)
+    "signed_out",
 ]
 
 _RECORD_REJECTED = """

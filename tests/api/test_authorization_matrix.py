@@ -288,8 +288,22 @@ PUBLIC: dict[tuple[str, str], Call] = {
     ("GET", "/openapi.json"): Call("GET", "/openapi.json"),
     ("GET", "/docs"): Call("GET", "/docs"),
     ("GET", "/docs/assets/{name}"): Call("GET", "/docs/assets/swagger-ui.css"),
+    # The web app: a session cookie, not a token (tests/api/test_web_sign_in.py); without one
+    # every page goes to the sign-in page, and a form without its CSRF token is refused.
+    ("GET", "/app"): Call("GET", "/app"),
+    ("GET", "/app/sign-in"): Call("GET", "/app/sign-in"),
+    ("POST", "/app/sign-in"): Call("POST", "/app/sign-in"),
+    ("POST", "/app/sign-out"): Call("POST", "/app/sign-out"),
 }
-PUBLIC_STATUS = {"/healthz": 200, "/surveys/{link}": 404, "/s/{link}": 404}
+PUBLIC_STATUS = {
+    "/healthz": 200,
+    "/surveys/{link}": 404,
+    "/s/{link}": 404,
+    "/app": 303,
+    "/app/sign-in": 200,
+    "/app/sign-out": 303,
+    "POST /app/sign-in": 403,  # by (method, path) where the methods differ
+}
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -458,7 +472,7 @@ async def test_every_route_answers_every_caller_as_the_matrix_says(api: Api) -> 
         for case in ("none", "bad"):
             cells += 1
             response = await _send(api.http, call, _headers(w, case))
-            wanted = PUBLIC_STATUS.get(path, 200)
+            wanted = PUBLIC_STATUS.get(f"{method} {path}", PUBLIC_STATUS.get(path, 200))
             check(
                 response.status_code == wanted,
                 f"{method} {path} token={case}",
