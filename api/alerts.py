@@ -19,7 +19,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.audit import ReadOutcome, Resource, record_read
 from api.auth import CurrentClinician
-from api.context import Api
+from api.context import Api, Services
 from api.errors import ApiError
 from api.models import Alert, ErrorBody
 from records import alerts as alert_list
@@ -80,7 +80,7 @@ async def alerts(
 
 
 async def _audit(
-    api: Api, clinician: Clinician, alert: alert_list.Alert | None, outcome: ReadOutcome
+    api: Services, clinician: Clinician, alert: alert_list.Alert | None, outcome: ReadOutcome
 ) -> None:
     await record_read(
         api.pool,
@@ -99,6 +99,13 @@ async def _audit(
     responses=ERRORS,
 )
 async def acknowledge(alert_id: AlertId, clinician: CurrentClinician, api: Api) -> Alert:
+    return _shown(await acknowledge_as(api, clinician, alert_id))
+
+
+async def acknowledge_as(
+    api: Services, clinician: Clinician, alert_id: uuid.UUID
+) -> alert_list.Alert:
+    """Acknowledge as the API does (and the web app): audited; 404/403 as ApiError."""
     done = await alert_list.acknowledge_alert(
         api.pool, alert_id, clinician.clinic_id, clinician.role.value, clinician.clinician_id
     )
@@ -109,4 +116,4 @@ async def acknowledge(alert_id: AlertId, clinician: CurrentClinician, api: Api) 
         await _audit(api, clinician, done.alert, "forbidden")
         raise ApiError(403, "only the alert's recipient may acknowledge it")
     await _audit(api, clinician, done.alert, "ok")
-    return _shown(done.alert)
+    return done.alert

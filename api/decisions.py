@@ -49,7 +49,7 @@ from api.journeys import (
 )
 from api.models import AvailableDecision, DecisionAnswer
 from domain import Command, JourneyState, Rejection, RejectionCode
-from domain.available import available
+from domain.available import Offer, available
 from domain.commands import ReassignClinician, StartJourney
 from domain.ids import journey_workflow_id
 from domain.rules import Rules
@@ -287,6 +287,28 @@ async def _current_state(handle: WorkflowHandle[Any, Any]) -> tuple[JourneyState
     return None if state is None else (state, rules)
 
 
+async def offers_for(api: Services, clinician: Clinician, view: JourneyView) -> list[Offer]:
+    """The decisions `clinician` may take now on the journey of `view` (already checked visible
+    to them), worked out on the workflow's current state under its run's rules."""
+    current = await _current_state(api.journey(view.client_id, clinician.clinic_id))
+    if current is None or current[0].journey_id != view.journey_id:
+        # A new journey replaced the one just checked: its caller must be checked again.
+        raise ApiError(409, "the client's journey changed while it was read: ask again")
+    # The workflow decides at its own time; never before the journey's last decision (a clock
+    # behind the workflow's must not offer a time the workflow already passed).
+    state, rules = current
+    now = max(datetime.now(UTC), state.last_activity_at)
+    return available(state, clinician.actor, now, rules)
+
+
+async def decide_for(
+    api: Services, clinician: Clinician, client_id: str, command: Command
+) -> DecisionOutcome:
+    """Make one decision as the API does (checks, audit, the workflow's answer); raise ApiError
+    with the reason when it is refused."""
+    return await _Decision(api, clinician, client_id, command).make()
+
+
 @router.get(
     "/journeys/{client_id}/decisions",
     response_model=list[AvailableDecision],
@@ -304,14 +326,6 @@ async def available_decisions(
     client_id: ClientId, clinician: CurrentClinician, api: Api
 ) -> list[AvailableDecision]:
     view = await visible_view(api, clinician, client_id, "decisions_available")
-    current = await _current_state(api.journey(client_id, clinician.clinic_id))
-    if current is None or current[0].journey_id != view.journey_id:
-        # A new journey replaced the one just checked: its caller must be checked again.
-        raise ApiError(409, "the client's journey changed while it was read: ask again")
-    # The workflow decides at its own time; never before the journey's last decision (a clock
-    # behind the workflow's must not offer a time the workflow already passed).
-    state, rules = current
-    now = max(datetime.now(UTC), state.last_activity_at)
     return [
         AvailableDecision.model_validate(
             {
@@ -322,5 +336,5 @@ async def available_decisions(
                 "schema": BODY_SCHEMAS[offer.type],
             }
         )
-        for offer in available(state, clinician.actor, now, rules)
+        for offer in await offers_for(api, clinician, view)
     ]

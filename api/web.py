@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -21,11 +22,17 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
+from api.alerts import acknowledge_as
 from api.audit import record_read
 from api.context import Api, Services
-from api.errors import log
+from api.decisions import BODY_SCHEMAS, COMMAND, decide_for, offers_for
+from api.errors import ApiError, log
+from api.journeys import ClientId, visible_view
 from api.templates import HEADERS, render
+from api.web_forms import FormError, decision_form, read_body
+from domain.view import JourneyView
 from projections.caseload_queries import caseload_entries
 from records.alerts import alerts_for
 from records.signin import WebSession, csrf_ok, session_of, sign_in, sign_out
@@ -196,3 +203,156 @@ async def my_tasks(api: Api, session: Session) -> Response:
         for r in rows
     ]
     return _page("web/tasks.html", title="My tasks", tasks=tasks, **await _layout(api, session))
+
+
+# --- a journey: where it is, its timeline, the decisions I may take now ---------------------
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: str | None
+    what: str
+    who: str
+
+
+async def _visible(api: Services, session: WebSession, client_id: str) -> JourneyView:
+    """The journey if this clinician may see it (audited like the API's reads); else an error
+    page: 404 for none in their clinic, 403 for another clinician's client."""
+    return await visible_view(api, session.clinician, client_id, "journey")
+
+
+async def _journey_page(
+    api: Services,
+    session: WebSession,
+    client_id: str,
+    *,
+    status: int = 200,
+    refused: tuple[str, str] | None = None,
+) -> Response:
+    view = await _visible(api, session, client_id)
+    offers = [] if view.closed_reason else await offers_for(api, session.clinician, view)
+    forms = [decision_form(offer, BODY_SCHEMAS[offer.type]) for offer in offers]
+    recorded = await api.store.read_stream(view.journey_id)
+    timeline = [
+        TimelineLine(
+            at=_minute(datetime.fromisoformat(at)) if (at := e.data.get("occurred_at")) else None,
+            what=e.type.replace("_", " "),
+            who=f"{e.metadata.get('actor_role', '')} {e.metadata.get('actor_id', '')}".strip(),
+        )
+        for e in reversed(recorded)
+    ]
+    return _page(
+        "web/journey.html",
+        status,
+        title=f"Journey {view.journey_id}",
+        view=view,
+        forms=forms,
+        timeline=timeline,
+        refused=refused,
+        decision_id=lambda: f"web-{uuid.uuid4().hex[:20]}",
+        minute=_minute,
+        **await _layout(api, session),
+    )
+
+
+@router.get("/journeys/{client_id}")
+async def journey_page(client_id: ClientId, api: Api, session: Session) -> Response:
+    try:
+        return await _journey_page(api, session, client_id)
+    except ApiError as error:
+        return error_page(error)
+
+
+@router.post("/journeys/{client_id}/decisions")
+async def decide_on_page(
+    client_id: ClientId, request: Request, api: Api, session: Session
+) -> Response:
+    try:
+        return await _decide_on_page(client_id, request, api, session)
+    except ApiError as error:
+        return error_page(error)
+
+
+async def _decide_on_page(
+    client_id: str, request: Request, api: Services, session: WebSession
+) -> Response:
+    """One decision from its form; refused, the page again with the reason beside the form. The
+    form's decision id makes a repeated submit the same decision, answered once."""
+    form = await _form(request)
+    if not csrf_ok(session, form.get("csrf")):
+        return await _journey_page(
+            api, session, client_id, status=403, refused=("", "The form had expired: try again.")
+        )
+    type_ = form.get("type", "")
+    schema = BODY_SCHEMAS.get(type_)
+    if schema is None:
+        return await _journey_page(
+            api, session, client_id, status=422, refused=(type_, "There is no such decision.")
+        )
+    try:
+        body = read_body(schema, form)
+        command = COMMAND.validate_python(
+            {
+                **body,
+                "type": type_,
+                "decision_id": form.get("decision_id", ""),
+                "actor": session.clinician.actor,
+            }
+        )
+    except FormError as error:
+        return await _journey_page(api, session, client_id, status=422, refused=(type_, str(error)))
+    except ValidationError as error:
+        reason = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        return await _journey_page(api, session, client_id, status=422, refused=(type_, reason))
+    try:
+        await decide_for(api, session.clinician, client_id, command)
+    except ApiError as error:
+        if error.status in (403, 404):
+            return error_page(error)
+        return await _journey_page(
+            api, session, client_id, status=error.status, refused=(type_, error.detail)
+        )
+    return _to(f"/app/journeys/{client_id}")
+
+
+def error_page(error: ApiError) -> Response:
+    """An ApiError raised on a web page, as a page (the API's routes answer JSON)."""
+    return _page(
+        "web/error.html", error.status, title=f"{error.status}", session=None, detail=error.detail
+    )
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+@router.get("/alerts")
+async def alerts_page(api: Api, session: Session) -> Response:
+    who = session.clinician
+    listed = await alerts_for(api.pool, who.clinic_id, who.role.value, who.clinician_id)
+    await record_read(
+        api.pool, who, client_id=None, journey_id=None, resource="alerts", outcome="ok"
+    )
+    return _page(
+        "web/alerts.html",
+        title="Alerts",
+        listed=listed,
+        minute=_minute,
+        **await _layout(api, session),
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def acknowledge_on_page(
+    alert_id: uuid.UUID, request: Request, api: Api, session: Session
+) -> Response:
+    form = await _form(request)
+    try:
+        if not csrf_ok(session, form.get("csrf")):
+            raise ApiError(403, "the form had expired: try again")
+        await acknowledge_as(api, session.clinician, alert_id)
+    except ApiError as error:
+        return error_page(error)
+    return _to("/app/alerts")

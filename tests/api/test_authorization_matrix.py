@@ -294,6 +294,12 @@ PUBLIC: dict[tuple[str, str], Call] = {
     ("GET", "/app/sign-in"): Call("GET", "/app/sign-in"),
     ("POST", "/app/sign-in"): Call("POST", "/app/sign-in"),
     ("POST", "/app/sign-out"): Call("POST", "/app/sign-out"),
+    ("GET", "/app/journeys/{client_id}"): Call("GET", "/app/journeys/cl-1"),
+    ("POST", "/app/journeys/{client_id}/decisions"): Call("POST", "/app/journeys/cl-1/decisions"),
+    ("GET", "/app/alerts"): Call("GET", "/app/alerts"),
+    ("POST", "/app/alerts/{alert_id}/acknowledge"): Call(
+        "POST", "/app/alerts/00000000-0000-4000-8000-000000000000/acknowledge"
+    ),
 }
 PUBLIC_STATUS = {
     "/healthz": 200,
@@ -302,6 +308,10 @@ PUBLIC_STATUS = {
     "/app": 303,
     "/app/sign-in": 200,
     "/app/sign-out": 303,
+    "/app/journeys/{client_id}": 303,
+    "/app/journeys/{client_id}/decisions": 303,
+    "/app/alerts": 303,
+    "/app/alerts/{alert_id}/acknowledge": 303,
     "POST /app/sign-in": 403,  # by (method, path) where the methods differ
 }
 
