@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -33,6 +33,7 @@ from api.journeys import ClientId, visible_view
 from api.templates import HEADERS, render
 from api.web_forms import FormError, decision_form, read_body
 from domain.view import JourneyView
+from domain.vocabulary import Stage, Status
 from projections.caseload_queries import caseload_entries
 from records.alerts import alerts_for
 from records.signin import WebSession, csrf_ok, session_of, sign_in, sign_out
@@ -356,3 +357,46 @@ async def acknowledge_on_page(
     except ApiError as error:
         return error_page(error)
     return _to("/app/alerts")
+
+
+# --- caseload -------------------------------------------------------------------------------
+
+
+@router.get("/caseload")
+async def caseload_page(
+    api: Api,
+    session: Session,
+    stage: Stage | None = None,
+    status: Status | None = None,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """Every journey I may see (ops: the clinic's), filterable by stage and status, searchable
+    by client id."""
+    who = session.clinician
+    whose = None if who.is_ops else who.clinician_id
+    entries = await caseload_entries(
+        api.pool, who.clinic_id, whose, as_role=who.role, include_closed=status is Status.CLOSED
+    )
+    await record_read(
+        api.pool, who, client_id=None, journey_id=None, resource="caseload", outcome="ok"
+    )
+    rows = [entry.model_dump() for entry in entries]  # fields made from the view at import
+    shown = [
+        r
+        for r in rows
+        if (stage is None or r["stage"] is stage)
+        and (status is None or r["status"] is status)
+        and q.strip().lower() in r["client_id"].lower()
+    ]
+    shown.sort(key=lambda r: r["client_id"])
+    return _page(
+        "web/caseload.html",
+        title="Caseload",
+        rows=shown,
+        stages=[s.value for s in Stage],
+        statuses=[s.value for s in Status],
+        chosen={"stage": stage.value if stage else "", "status": status.value if status else ""},
+        q=q,
+        minute=_minute,
+        **await _layout(api, session),
+    )

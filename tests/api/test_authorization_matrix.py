@@ -297,6 +297,7 @@ PUBLIC: dict[tuple[str, str], Call] = {
     ("GET", "/app/journeys/{client_id}"): Call("GET", "/app/journeys/cl-1"),
     ("POST", "/app/journeys/{client_id}/decisions"): Call("POST", "/app/journeys/cl-1/decisions"),
     ("GET", "/app/alerts"): Call("GET", "/app/alerts"),
+    ("GET", "/app/caseload"): Call("GET", "/app/caseload"),
     ("POST", "/app/alerts/{alert_id}/acknowledge"): Call(
         "POST", "/app/alerts/00000000-0000-4000-8000-000000000000/acknowledge"
     ),
@@ -311,6 +312,7 @@ PUBLIC_STATUS = {
     "/app/journeys/{client_id}": 303,
     "/app/journeys/{client_id}/decisions": 303,
     "/app/alerts": 303,
+    "/app/caseload": 303,
     "/app/alerts/{alert_id}/acknowledge": 303,
     "POST /app/sign-in": 403,  # by (method, path) where the methods differ
 }

@@ -99,3 +99,20 @@ async def test_alerts_are_listed_and_acknowledged_with_one_click(api: Api) -> No
     done = await browser.post(action.group(1), data={"csrf": csrf.group(1)})
     assert done.status_code == 303
     assert client_id not in (await browser.get("/app/alerts")).text
+
+
+async def test_the_caseload_filters_by_stage_status_and_client_id(api: Api) -> None:
+    screened = await api.started()
+    plain = await api.started()
+    await api.decide(api.th, plain, "pause", reason="client_travel")
+    await api.started(therapist=api.th2)  # not mine
+    await api.catch_up()
+    browser = await signed_in(api, api.th)
+    everything = (await browser.get("/app/caseload")).text
+    assert screened in everything and plain in everything
+    paused = (await browser.get("/app/caseload", params={"status": "paused"})).text
+    assert plain in paused and screened not in paused
+    found = (await browser.get("/app/caseload", params={"q": screened[-6:]})).text
+    assert screened in found and plain not in found
+    bad = await browser.get("/app/caseload", params={"stage": "nonsense"})
+    assert bad.status_code == 422
