@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: dev test lint typecheck unit bench chaos clean graph
+.PHONY: test-browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,15 @@ test: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The browser tests alone (tests/browser: Playwright driving Debian's chromium, /usr/bin/chromium,
+# or CAREPATH_CHROMIUM); `make test` runs them too, and skips them when there is no Chromium.
+test-browser: $(STAMP)
+	CAREPATH_BROWSER_REQUIRED=1 $(BIN)/pytest tests/browser
+
+# The web app's screenshots in docs/web/ (docs/web.md), taken by the browser tests.
+screenshots: $(STAMP)
+	CAREPATH_BROWSER_REQUIRED=1 CAREPATH_SCREENSHOTS=1 $(BIN)/pytest tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
