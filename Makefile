@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit bench chaos clean graph
+.PHONY: dev test lint typecheck unit bench chaos clean graph contract
 .PHONY: test-browser screenshots
 
 $(BIN)/python:
@@ -35,6 +35,10 @@ test-browser: $(STAMP)
 # The web app's screenshots in docs/web/ (docs/web.md), taken by the browser tests.
 screenshots: $(STAMP)
 	CAREPATH_BROWSER_REQUIRED=1 CAREPATH_SCREENSHOTS=1 $(BIN)/pytest tests/browser
+
+contract: $(STAMP)
+	CAREPATH_SCHEMATHESIS_COVERAGE=1 CAREPATH_SCHEMATHESIS_EXAMPLES=100 \
+		$(BIN)/pytest tests/api/test_schemathesis.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
