@@ -251,6 +251,7 @@ def _banner(settings: Settings, options: DevOptions, embedded_temporal: bool) ->
         f"  Temporal   {settings.temporal_address}  namespace {settings.temporal_namespace}\n"
         f"  Web UI     {ui}\n"
         f"  API        {settings.api_url}  (OpenAPI: {settings.api_url}/docs)\n"
+        f"  Web app    {settings.api_url}/app  (clinicians sign in: carepath users set-password)\n"
         f"  Codec      http://{settings.codec_host}:{settings.codec_port}  (UI decryption)\n"
         f"  data       {settings.data_dir.resolve()}\n"
     )

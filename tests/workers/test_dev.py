@@ -111,6 +111,8 @@ def test_dev_starts_everything_stops_on_ctrl_c_and_keeps_journeys(dev: Dev) -> N
     banner = dev.wait_ready()
     for port in dev.ports.values():
         assert f":{port}" in banner
+    assert f"Web app    {dev.api}/app" in banner
+    assert httpx.get(f"{dev.api}/app/sign-in", timeout=10).status_code == 200
     assert httpx.get(f"{dev.api}/healthz", timeout=10).json() == {
         "temporal": "ok",
         "database": "ok",
