@@ -941,21 +941,9 @@ HOLD_ALLOWS = frozenset(
         "record_ended_outside",
     }
 )
-# What a stopping course no longer does: move towards more treatment, or pause (which would
-# hide the discharge follow-up it owes).
-_STOPPING_STOPS = frozenset(
-    {
-        "pause",
-        "complete_consultation",
-        "record_medical_clearance",
-        "refer_to_prescriber",
-        "schedule_prescriber_intake",
-        "approve_medication",
-        "complete_preparation",
-        "schedule_dosing",
-        "start_dosing",
-    }
-)
+# What a stopping course no longer does: move towards more treatment (what a hold stops, but
+# the integration it still owes), or pause (which would hide the discharge follow-up it owes).
+_STOPPING_STOPS = (HOLD_STOPS - {"complete_integration"}) | {"pause"}
 
 C = TypeVar("C")
 _Handler = Callable[[JourneyState, Any, datetime, Rules], Decision]
