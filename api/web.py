@@ -32,9 +32,10 @@ from api.errors import ApiError, log
 from api.journeys import ClientId, visible_view
 from api.templates import HEADERS, render
 from api.web_forms import FormError, decision_form, read_body
+from domain.due import is_overdue
 from domain.view import JourneyView
 from domain.vocabulary import Stage, Status
-from projections.caseload_queries import caseload_entries
+from projections.caseload_queries import caseload_entries, caseload_states
 from records.alerts import alerts_for
 from records.signin import WebSession, csrf_ok, session_of, sign_in, sign_out
 
@@ -191,7 +192,17 @@ async def my_tasks(api: Api, session: Session) -> Response:
     )
     now = datetime.now(UTC)
     rows = [entry.model_dump() for entry in entries]  # fields made from the view at import
-    rows.sort(key=lambda r: (r["next_due_at"] is None, r["next_due_at"] or now, r["client_id"]))
+    states = await caseload_states(api.pool, [r["journey_id"] for r in rows])
+    # Overdue as the domain says (a due time passed, or an escalation fired and unresolved).
+    late = {j for j, state in states.items() if is_overdue(state, now)}
+    rows.sort(
+        key=lambda r: (
+            r["journey_id"] not in late,
+            r["next_due_at"] is None,
+            r["next_due_at"] or now,
+            r["client_id"],
+        )
+    )
     tasks = [
         Task(
             client_id=r["client_id"],
@@ -199,7 +210,7 @@ async def my_tasks(api: Api, session: Session) -> Response:
             status=r["status"].value,
             due_kind=r["next_due_kind"].value if r["next_due_kind"] else None,
             due_at=_minute(r["next_due_at"]),
-            overdue=r["next_due_at"] is not None and r["next_due_at"] < now,
+            overdue=r["journey_id"] in late,
         )
         for r in rows
     ]

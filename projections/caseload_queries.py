@@ -144,6 +144,16 @@ async def open_journeys(db: Pool | Connection) -> list[OpenJourney]:
     ]
 
 
+_STATES = "SELECT journey_id, state::text FROM caseload WHERE journey_id = ANY($1::text[])"
+
+
+async def caseload_states(db: Pool | Connection, journey_ids: list[str]) -> dict[str, JourneyState]:
+    """The folded states of these journeys, as the caseload holds them (what a reader asks
+    `domain.is_overdue` of)."""
+    rows = await db.fetch(_STATES, journey_ids)
+    return {r["journey_id"]: decode_state(r["state"]) for r in rows}
+
+
 @dataclass(frozen=True)
 class OpenJourneyRef:
     journey_id: str

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 
 import httpx
 
 from tests.api.conftest import Api
+from tests.api.test_course_governance_api import eligible
 from tests.api.test_web_sign_in import signed_in
 
 FORM = re.compile(
@@ -116,3 +118,20 @@ async def test_the_caseload_filters_by_stage_status_and_client_id(api: Api) -> N
     assert screened in found and plain not in found
     bad = await browser.get("/app/caseload", params={"stage": "nonsense"})
     assert bad.status_code == 422
+
+
+async def test_my_tasks_marks_overdue_as_the_domain_does(api: Api) -> None:
+    """A referral whose deadline fired is overdue until the intake is booked, though its due
+    time has passed and the next due item is in the future."""
+    late = await eligible(api)
+    await api.decide(api.th, late, "refer_to_prescriber")
+    await api.env.sleep(timedelta(days=15))  # the referral SLA (14 days) fires
+    on_time = await api.started()
+    await api.catch_up()
+    browser = await signed_in(api, api.th)
+    page = (await browser.get("/app")).text
+    rows = {
+        client: row for client in (late, on_time) for row in page.split("<tr>") if client in row
+    }
+    assert "(overdue)" in rows[late] and "(overdue)" not in rows[on_time]
+    assert page.index(late) < page.index(on_time)  # the overdue one first
